@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+// Pingjia: the on-site agent of the government-service "good/bad review" (好差评) system.
+// Layout and dependency direction: see docs/DESIGN.md (executables -> Store/QR/Config -> Core).
+import PackageDescription
+
+let package = Package(
+    name: "Pingjia",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pingjiad", targets: ["pingjiad"]),
+        .executable(name: "pingjia", targets: ["pingjia"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config; `make deps` installs the -dev packages.
+        .systemLibrary(name: "CQRencode", path: "Sources/CQRencode", pkgConfig: "libqrencode",
+                       providers: [.apt(["libqrencode-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CLibUSB", path: "Sources/CLibUSB", pkgConfig: "libusb-1.0",
+                       providers: [.apt(["libusb-1.0-0-dev"])]),
+
+        .target(name: "PingjiaTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "PingjiaCore", dependencies: [
+            "PingjiaTOML",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "PingjiaQR", dependencies: ["CQRencode", "CPNG"]),
+        .target(name: "PingjiaUSB", dependencies: ["CLibUSB"]),
+        .target(name: "PingjiaConfig", dependencies: ["PingjiaCore", "PingjiaTOML", "PingjiaQR"]),
+        .target(name: "PingjiaRoster", dependencies: [
+            "PingjiaCore",
+            .product(name: "CSV", package: "CSV.swift"),
+        ]),
+        .target(name: "PingjiaStore", dependencies: [
+            "PingjiaCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .target(name: "PingjiaKiosk", dependencies: [
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .executableTarget(name: "pingjiad", dependencies: [
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "pingjia", dependencies: [
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaQR", "PingjiaUSB", "PingjiaKiosk",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "PingjiaCoreTests", dependencies: ["PingjiaCore", "PingjiaTOML"]),
+        .testTarget(name: "PingjiaQRTests", dependencies: ["PingjiaQR"]),
+        .testTarget(name: "PingjiaConfigTests", dependencies: ["PingjiaConfig", "PingjiaCore"]),
+        .testTarget(name: "PingjiaRosterTests", dependencies: ["PingjiaRoster", "PingjiaCore"]),
+        .testTarget(name: "PingjiaStoreTests", dependencies: [
+            "PingjiaStore", "PingjiaCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // Runs the built `pingjia` and `pingjiad` binaries the way an installer would.
+        .testTarget(name: "PingjiaCLITests", dependencies: [
+            "pingjia", "pingjiad", "PingjiaStore", "PingjiaCore",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

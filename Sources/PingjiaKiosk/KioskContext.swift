@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import PingjiaConfig
+import PingjiaCore
+import PingjiaStore
+
+/// Everything a kiosk process works with, opened from one state directory: the config, the
+/// device id, the rating scales and the store. The daemon and the installer's CLI both start here,
+/// so a test rating from `pingjia rate` takes the same path as a key press.
+public final class KioskContext: Sendable {
+    public let location: StateLocation
+    public let config: KioskConfig
+    public let deviceId: String
+    public let scales: ScaleCatalog
+    public let store: KioskStore
+    let clock: any DeviceClock
+
+    /// - Parameter create: make the state directory, device id and store if missing (init, daemon);
+    ///   otherwise a missing store is an error telling the installer to run `pingjia init`.
+    public init(location: StateLocation, create: Bool, logger: Logger,
+                clock: any DeviceClock = SystemDeviceClock()) throws(KioskError) {
+        self.location = location
+        self.clock = clock
+        do {
+            config = try KioskConfig.load(location)
+        } catch {
+            throw .config(error.description)
+        }
+        if create {
+            do {
+                try FileManager.default.createDirectory(atPath: location.stateDirectory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o750])
+            } catch {
+                throw .stateDirectory("cannot create the state directory \(location.stateDirectory): \(error.localizedDescription)")
+            }
+        }
+        do {
+            deviceId = try DeviceIdentity.load(location, create: create)
+        } catch {
+            throw .stateDirectory(error.description)
+        }
+        scales = ScaleCatalog.standard(for: location)
+        for problem in scales.problems {
+            logger.error("scale file rejected", metadata: ["problem": "\(problem)"])
+        }
+        do {
+            store = create
+                ? try KioskStore.open(path: location.storeFile, deviceId: deviceId, logger: logger)
+                : try KioskStore.openExisting(path: location.storeFile, deviceId: deviceId, logger: logger)
+        } catch {
+            throw .store(error.description)
+        }
+    }
+
+    /// The scale the hall rates on (`[rating] scale`), or `name` when given.
+    public func scale(_ name: String? = nil) throws(KioskError) -> Scale {
+        do {
+            return try scales.scale(named: name ?? config.scale)
+        } catch {
+            throw .rating(error.description)
+        }
+    }
+
+    /// Records one rating for `staffId` at their window and returns it once it is on disk.
+    public func rate(staffId: String, level: Int, scale scaleName: String? = nil, reasons: [String] = [],
+                     comment: String? = nil, channel: RatingChannel, flags: Set<RatingFlag> = [],
+                     windowId: String? = nil, matterCode: String? = nil, caseNo: String? = nil) throws(KioskError) -> RatingRecord {
+        let staff: Staff?
+        do {
+            staff = try store.staff(id: staffId)
+        } catch {
+            throw .store(error.description)
+        }
+        guard let staff else {
+            throw .rating("no staff with 工号 '\(staffId)' in the roster: import it with `pingjia roster import FILE.csv`")
+        }
+        let scale = try scale(scaleName)
+        let rating: NewRating
+        do {
+            rating = try NewRating(scale: scale, level: level, reasons: reasons, comment: comment,
+                                   staffId: staff.id, windowId: windowId ?? staff.windowId,
+                                   matterCode: matterCode, caseNo: caseNo, channel: channel,
+                                   at: clock.now(), flags: flags)
+        } catch {
+            throw .rating(error.description)
+        }
+        do {
+            return try store.append(rating)
+        } catch {
+            throw .store(error.description)
+        }
+    }
+
+    public func close() { store.close() }
+}
+
+public enum KioskError: Error, Sendable, CustomStringConvertible {
+    case config(String)
+    case stateDirectory(String)
+    case store(String)
+    case rating(String)
+
+    public var description: String {
+        switch self {
+        case let .config(text), let .stateDirectory(text), let .store(text), let .rating(text): text
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import CPNG
+
+public enum QRRenderer {
+    /// 8-bit grayscale PNG: black modules on white.
+    public static func png(_ m: QRMatrix, options: QRRenderOptions = .init()) throws(QRError) -> [UInt8] {
+        let side = try options.imageSide(for: m)
+        let scale = options.moduleSize, q = options.quietZone
+        var pixels = [UInt8](repeating: 255, count: side * side)
+        for y in 0..<m.size {
+            for x in 0..<m.size where m.isDark(x: x, y: y) {
+                let px = (x + q) * scale, py = (y + q) * scale
+                for row in py..<(py + scale) {
+                    let start = row * side + px
+                    pixels.replaceSubrange(start..<(start + scale), with: repeatElement(0, count: scale))
+                }
+            }
+        }
+        return try encodePNG(gray: pixels, side: side)
+    }
+
+    /// Self-contained SVG for inlining in HTML. Options are clamped to
+    /// 1...1000 (moduleSize) and 0...1000 (quietZone) instead of throwing,
+    /// because a vector image has no pixel budget worth failing over, yet
+    /// absurd input must not trap on overflow.
+    public static func svg(_ m: QRMatrix, options: QRRenderOptions = .init()) -> String {
+        let q = clamp(options.quietZone, 0), scale = clamp(options.moduleSize, 1)
+        let n = m.size + 2 * q
+        let pixels = n * scale
+        // One path with horizontal runs keeps the markup small and avoids
+        // the hairline seams that per-module rects show when scaled.
+        var d = ""
+        for y in 0..<m.size {
+            var x = 0
+            while x < m.size {
+                guard m.isDark(x: x, y: y) else { x += 1; continue }
+                let start = x
+                while x < m.size, m.isDark(x: x, y: y) { x += 1 }
+                let run = x - start
+                d += "M\(start + q) \(y + q)h\(run)v1h-\(run)z"
+            }
+        }
+        return """
+            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(n) \(n)" width="\(pixels)" height="\(pixels)" shape-rendering="crispEdges">\
+            <rect width="\(n)" height="\(n)" fill="#fff"/><path fill="#000" d="\(d)"/></svg>
+            """
+    }
+
+    /// Half-block text, two module rows per line. By default light modules
+    /// are ink, because terminals usually draw light text on a dark
+    /// background and scanners need dark modules on light (as `qrencode -t UTF8`).
+    /// quietZone is clamped to 0...1000, like `svg`.
+    public static func terminalText(_ m: QRMatrix, quietZone: Int = 2, invert: Bool = false) -> String {
+        let q = clamp(quietZone, 0)
+        let n = m.size + 2 * q
+        // Rows past the bottom edge are never ink, so an odd last row is a
+        // top half block over plain background.
+        func ink(_ x: Int, _ y: Int) -> Bool {
+            guard y < n else { return false }
+            return m.isDark(x: x - q, y: y - q) == invert
+        }
+        var out = ""
+        for y in stride(from: 0, to: n, by: 2) {
+            for x in 0..<n {
+                switch (ink(x, y), ink(x, y + 1)) {
+                case (true, true): out += "█"
+                case (true, false): out += "▀"
+                case (false, true): out += "▄"
+                case (false, false): out += " "
+                }
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    private static func clamp(_ value: Int, _ lowest: Int) -> Int {
+        min(max(lowest, value), 1000)
+    }
+
+    private static func encodePNG(gray pixels: [UInt8], side: Int) throws(QRError) -> [UInt8] {
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.width = png_uint_32(side)
+        image.height = png_uint_32(side)
+        image.format = png_uint_32(PNG_FORMAT_GRAY)
+        defer { png_image_free(&image) }
+
+        // First pass only measures; the simplified API has no growable sink.
+        var length: png_alloc_size_t = 0
+        guard png_image_write_to_memory(&image, nil, &length, 0, pixels, 0, nil) != 0 else {
+            throw .pngFailed(message(of: &image))
+        }
+        var out = [UInt8](repeating: 0, count: Int(length))
+        let ok = out.withUnsafeMutableBytes { buf in
+            png_image_write_to_memory(&image, buf.baseAddress, &length, 0, pixels, 0, nil)
+        }
+        guard ok != 0 else { throw .pngFailed(message(of: &image)) }
+        out.removeLast(out.count - Int(length))
+        return out
+    }
+
+    private static func message(of image: inout png_image) -> String {
+        let text = withUnsafeBytes(of: &image.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return text.isEmpty ? "unknown libpng error" : text
+    }
+}

@@ -1,0 +1,26 @@
+/// What went wrong with the kiosk store, and what to do about it.
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case notInitialized(path: String)
+    case belongsToAnotherDevice(path: String, storeDevice: String, expected: String)
+    case invalidRating(String)
+    case invalidRoster(String)
+    case database(operation: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason):
+            "cannot open the store \(path): \(reason). Check that the state directory exists and is writable by this user"
+        case let .notInitialized(path):
+            "no Pingjia store at \(path): run `pingjia init` (with the same --state-dir) first"
+        case let .belongsToAnotherDevice(path, storeDevice, expected):
+            "the store \(path) belongs to device \(storeDevice), not \(expected): point --state-dir at this device's own state"
+        case let .invalidRating(reason):
+            "rating refused: \(reason)"
+        case let .invalidRoster(reason):
+            "roster refused: \(reason)"
+        case let .database(operation, reason):
+            "store error while \(operation): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Logging
+import PingjiaConfig
+import PingjiaKiosk
+import PingjiaStore
+import ServiceLifecycle
+
+/// The kiosk daemon. At this stage it opens the kiosk's state (config, device id, scales, store,
+/// recovering a damaged store if needed), reports that it is ready, and runs until SIGTERM or
+/// SIGINT; USB devices, the window display and sync join the service group as they are built.
+@main
+struct PingjiaDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pingjiad",
+        abstract: "The Pingjia kiosk daemon: takes ratings, stores them durably, syncs them to the hub."
+    )
+
+    @Option(name: .customLong("state-dir"), help: "State directory (default: $PINGJIA_STATE_DIR, /var/lib/pingjia as root, else ./.pingjia).")
+    var stateDir: String?
+
+    @Option(help: "Config file (default: $PINGJIA_CONFIG, else <state-dir>/pingjia.toml).")
+    var config: String?
+
+    func run() async throws {
+        let location = StateLocation(stateDirectory: stateDir, configFile: config)
+        // The config decides the log level, so read it before logging is set up; its errors go
+        // to stderr directly.
+        let logLevel: Logger.Level
+        do {
+            logLevel = Logger.Level(rawValue: try KioskConfig.load(location).logLevel) ?? .info
+        } catch {
+            Self.exit(withError: StartupError("pingjiad: cannot start: \(error)"))
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "pingjiad")
+
+        let kiosk: KioskContext
+        do {
+            kiosk = try KioskContext(location: location, create: true, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error)"])
+            Self.exit(withError: StartupError("pingjiad: cannot start: \(error)"))
+        }
+        let scaleName: String
+        do {
+            scaleName = try kiosk.scale().name
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error)"])
+            Self.exit(withError: StartupError("pingjiad: cannot start: \(error)"))
+        }
+
+        let group = ServiceGroup(
+            services: [StoreService(kiosk: kiosk, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        let status = try? kiosk.store.outboxStatus()
+        logger.info("ready", metadata: [
+            "device": "\(kiosk.deviceId)",
+            "stateDir": "\(location.stateDirectory)",
+            "scale": "\(scaleName)",
+            "ratings": "\(status?.count ?? 0)",
+            "waitingForHub": "\(status?.pending ?? 0)",
+            "storeHealth": "\(status?.health ?? "unknown")",
+        ])
+        try await group.run()
+        logger.info("stopped")
+    }
+}
+
+/// Keeps the store open for the life of the process and closes it last, on graceful shutdown,
+/// so a SIGTERM never interrupts a commit.
+struct StoreService: Service {
+    let kiosk: KioskContext
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("shutting down: closing the store")
+        kiosk.close()
+    }
+}
+
+struct StartupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
