@@ -65,11 +65,12 @@ let package = Package(
 
         .testTarget(name: "PingjiaCoreTests", dependencies: ["PingjiaCore", "PingjiaTOML"]),
         .testTarget(name: "PingjiaQRTests", dependencies: ["PingjiaQR"]),
-        .testTarget(name: "PingjiaConfigTests", dependencies: ["PingjiaConfig", "PingjiaCore"]),
+        .testTarget(name: "PingjiaConfigTests", dependencies: ["PingjiaConfig", "PingjiaCore", "PingjiaTOML", "PingjiaQR"]),
         .testTarget(name: "PingjiaRosterTests", dependencies: ["PingjiaRoster", "PingjiaCore"]),
         .testTarget(name: "PingjiaStoreTests", dependencies: [
             "PingjiaStore", "PingjiaCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Runs the built `pingjia` and `pingjiad` binaries the way an installer would.
         .testTarget(name: "PingjiaCLITests", dependencies: [

@@ -11,9 +11,15 @@ public enum DataDirectories {
 
     public static func shipped(_ kind: String,
                                environment: [String: String] = ProcessInfo.processInfo.environment,
-                               executable: String = CommandLine.arguments.first ?? "") -> String? {
+                               executable: String = DataDirectories.runningExecutable) -> String? {
         candidates(kind, environment: environment, executable: executable)
             .first { isDirectory($0) }
+    }
+
+    /// The running binary's real path: argv[0] is a bare name when started from $PATH, which would
+    /// make `<prefix>/share/pingjia` resolve against the working directory.
+    public static var runningExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
     }
 
     static func candidates(_ kind: String, environment: [String: String], executable: String) -> [String] {

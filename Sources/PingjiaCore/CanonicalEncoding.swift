@@ -13,18 +13,29 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// Parses exactly 64 hex digits. Works on UTF-8 bytes, not `UInt8(_:radix:)` over Characters:
+    /// that accepts a sign ("+f") and walking Characters of non-ASCII input ran past the end.
     public init?(hex: String) {
-        guard hex.utf8.count == 64 else { return nil }
+        let digits = Array(hex.utf8)
+        guard digits.count == 64 else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32)
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
+        for position in stride(from: 0, to: 64, by: 2) {
+            guard let high = ChainHash.nibble(digits[position]), let low = ChainHash.nibble(digits[position + 1]) else {
+                return nil
+            }
+            bytes.append(high << 4 | low)
         }
         self.bytes = bytes
+    }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     private init(uncheckedBytes: [UInt8]) { bytes = uncheckedBytes }
@@ -74,7 +85,8 @@ public enum CanonicalEncoding {
         appendOptional(rating.comment, to: &out)
         append(rating.ratedAt, to: &out)
         append(rating.monotonicNs, to: &out)
-        appendList(rating.flags.map(\.rawValue).sorted(), to: &out)
+        // Sorted by UTF-8 bytes as the format says, not by String `<` (Unicode-aware ordering).
+        appendList(rating.flags.map(\.rawValue).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }, to: &out)
         out.append(contentsOf: prevHash.bytes)
         return out
     }

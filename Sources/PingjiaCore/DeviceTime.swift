@@ -18,12 +18,18 @@ public struct DeviceTime: Sendable, Hashable {
     /// Formats `date` in `timeZone` with an explicit offset (`+08:00`, never `Z`), so the hall's
     /// local time stays readable in every stored record.
     public static func format(_ date: Date, timeZone: TimeZone = .current) -> String {
+        // Milliseconds by integer arithmetic: `Date` is a Double, so 10:44:00.123 comes back from
+        // `dateComponents` as 122_999_9xx ns and truncating that wrote .122. Rounding to whole
+        // microseconds first removes that residue; truncating to milliseconds after it keeps
+        // 23:59:59.9996 in its own second (and day, and year).
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let (seconds, millis) = floorDivide(floorDivide(micros, 1000).quotient, 1000)
+        let whole = Date(timeIntervalSince1970: Double(seconds))
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: date)
-        let offset = timeZone.secondsFromGMT(for: date)
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: whole)
+        let offset = timeZone.secondsFromGMT(for: whole)
         let sign = offset < 0 ? "-" : "+"
-        let millis = min(999, (parts.nanosecond ?? 0) / 1_000_000)
         func pad(_ value: Int?, _ width: Int) -> String {
             let text = String(value ?? 0)
             return String(repeating: "0", count: max(0, width - text.count)) + text
@@ -31,6 +37,13 @@ public struct DeviceTime: Sendable, Hashable {
         return "\(pad(parts.year, 4))-\(pad(parts.month, 2))-\(pad(parts.day, 2))T"
             + "\(pad(parts.hour, 2)):\(pad(parts.minute, 2)):\(pad(parts.second, 2)).\(pad(millis, 3))"
             + "\(sign)\(pad(abs(offset) / 3600, 2)):\(pad(abs(offset) % 3600 / 60, 2))"
+    }
+
+    /// Division rounding towards minus infinity, so instants before 1970 split into a second and a
+    /// non-negative remainder.
+    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int) {
+        let remainder = (value % divisor + divisor) % divisor
+        return ((value - remainder) / divisor, Int(remainder))
     }
 }
 

@@ -89,7 +89,8 @@ extension Scale {
         let root = document.root
         let name = root.string("name", required: true)
         let title = root.string("title", required: true)
-        let levelTables = root.tables("levels", required: true) ?? []
+        let levelArray = root.tables("levels", required: true)
+        let levelTables = levelArray ?? []
         let reasonTables = root.tables("reasons") ?? []
 
         if let name {
@@ -102,6 +103,7 @@ extension Scale {
         if let title, title.trimmingSpaces().isEmpty { root.problem("title", "title must not be empty") }
 
         var levels: [ScaleLevel] = []
+        var labels: Set<String> = []    // of every level, so a duplicate is found even beside a broken level
         for (index, table) in levelTables.enumerated() {
             let value = table.int("value", required: true)
             let label = table.string("label", required: true)
@@ -110,7 +112,7 @@ extension Scale {
                 table.problem("value", "level values must count 1, 2, 3 … best first; this one should be \(index + 1), not \(value)")
             }
             if let label, label.trimmingSpaces().isEmpty { table.problem("label", "label must not be empty") }
-            if let label, levels.contains(where: { $0.label == label }) {
+            if let label, !labels.insert(label).inserted {
                 table.problem("label", "label '\(label)' is used by two levels")
             }
             var code: SatisfactionCode?
@@ -125,7 +127,8 @@ extension Scale {
                 levels.append(ScaleLevel(value: value, label: label, code: code))
             }
         }
-        if !levelTables.isEmpty, levelTables.count < 2 || levelTables.count > 10 {
+        // `levels = []` is an array of tables too, with none: without this it made a scale of no levels.
+        if levelArray != nil, levelTables.count < 2 || levelTables.count > 10 {
             root.problem("levels", "a scale needs 2 to 10 levels, this one has \(levelTables.count)")
         }
 

@@ -24,7 +24,7 @@ public enum RosterCSV {
             switch self {
             case .staffId: ["staff_id", "staffid", "工号"]
             case .name: ["name", "姓名"]
-            case .window: ["window", "window_id", "windowid", "窗口", "窗口号"]
+            case .window: ["window", "window_id", "windowid", "窗口号", "窗口"]
             case .windowName: ["window_name", "windowname", "窗口名称"]
             case .photo: ["photo", "照片"]
             case .matters: ["matters", "事项", "事项编码"]
@@ -53,6 +53,13 @@ public enum RosterCSV {
         let text = String(decoding: bytes, as: UTF8.self)
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             problem(nil, "the file is empty: it needs a header line and one line per staff member")
+            return .failure(RosterProblems(problems))
+        }
+
+        // CSV.swift reads an unclosed quote to the end of the file without an error, turning the
+        // rest of the roster into one cell: staff would vanish, or be rejected with a baffling reason.
+        if let line = unclosedQuoteLine(in: text) {
+            problem(line, "the quote (\") that opens a field here is never closed; close it, or remove it")
             return .failure(RosterProblems(problems))
         }
 
@@ -139,9 +146,50 @@ public enum RosterCSV {
         return .success(RosterFile(staff: staff, windows: windowList, ignoredColumns: ignored))
     }
 
-    /// Lines a record spans beyond its first: quoted fields may hold line breaks.
+    /// The line of a quote that opens a field and is never closed, following CSV.swift's reading
+    /// with `trimFields`: a quote opens a field only at its start (after blanks), `""` inside is a
+    /// quote, and the field ends only at a quote followed by blanks and a comma, line break or the end.
+    static func unclosedQuoteLine(in text: String) -> Int? {
+        let blanks = CharacterSet.whitespaces
+        var scalars = text.unicodeScalars.makeIterator()
+        var pending: Unicode.Scalar?
+        func next() -> Unicode.Scalar? {
+            defer { pending = nil }
+            return pending ?? scalars.next()
+        }
+        var line = 1
+        var atFieldStart = true
+        while let scalar = next() {
+            switch scalar {
+            case "\n": line += 1; atFieldStart = true
+            case "\r", ",": atFieldStart = true
+            case "\"" where atFieldStart:
+                let openedOn = line
+                var closed = false
+                while !closed, let inside = next() {
+                    if inside == "\n" { line += 1 }
+                    guard inside == "\"" else { continue }
+                    var after = next()
+                    while let blank = after, blanks.contains(blank) { after = next() }
+                    switch after {
+                    case nil, "\r", "\n", ",": closed = true; pending = after
+                    default: break    // `""` is a quote; CSV.swift also stays inside after `"x`
+                    }
+                }
+                if !closed { return openedOn }
+                atFieldStart = false
+            default:
+                if !blanks.contains(scalar) { atFieldStart = false }
+            }
+        }
+        return nil
+    }
+
+    /// Lines a record spans beyond its first: quoted fields may hold line breaks. Counts "\n" as
+    /// the UTF-8 check does; `isNewline` also matched U+2028 or a lone "\r" in a cell, which are no
+    /// line of the file, and every later line number came out one too high.
     private static func newlines(in fields: [String]) -> Int {
-        fields.reduce(0) { $0 + $1.filter(\.isNewline).count }
+        fields.reduce(0) { $0 + $1.unicodeScalars.filter { $0 == "\n" }.count }
     }
 }
 

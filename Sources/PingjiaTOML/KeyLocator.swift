@@ -13,11 +13,16 @@ struct KeyLocator {
         var openMultiline: String?          // the closing delimiter of a multi-line string
         var bracketDepth = 0                 // open `[`/`{` of a value that continues on later lines
 
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // A BOM is no key; toml++ skips it, and so must the line scan.
+        var body = Substring(text)
+        if body.unicodeScalars.first == "\u{FEFF}" { body = Substring(body.unicodeScalars.dropFirst()) }
+        // "\r\n" is one Character in Swift, so splitting on "\n" alone left a CRLF file as one line.
+        let rawLines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (offset, rawLine) in rawLines.enumerated() {
             let lineNumber = offset + 1
             var line = Substring(rawLine)
             if let closing = openMultiline {
-                guard let end = line.range(of: closing) else { continue }
+                guard let end = KeyLocator.closing(closing, in: line) else { continue }
                 openMultiline = nil
                 line = line[end.upperBound...]
                 bracketDepth += KeyLocator.bracketBalance(of: line, openMultiline: &openMultiline)
@@ -35,6 +40,7 @@ struct KeyLocator {
                 let components = KeyLocator.splitKey(trimmed[trimmed.index(trimmed.startIndex, offsetBy: 2)..<close.lowerBound])
                 var path = KeyLocator.resolve(Array(components.dropLast()), arrayCounts: arrayCounts)
                 if let last = components.last { path.append(last) }
+                record(path, lineNumber)    // the array as a whole, e.g. "needs 2 to 10 levels"
                 let arrayKey = path.joined(separator: ".")
                 let index = arrayCounts[arrayKey, default: -1] + 1
                 arrayCounts[arrayKey] = index
@@ -123,6 +129,23 @@ struct KeyLocator {
         return nil
     }
 
+    /// Where `delimiter` ends a multi-line string in `text`. In a basic string (`"""`) a backslash
+    /// escapes the next character, so `\"""` is content, not the end.
+    private static func closing(_ delimiter: String, in text: Substring) -> Range<Substring.Index>? {
+        guard delimiter == "\"\"\"" else { return text.range(of: delimiter) }
+        var index = text.startIndex
+        while index < text.endIndex {
+            if text[index] == "\\" {
+                index = text.index(after: index)
+                if index < text.endIndex { index = text.index(after: index) }
+                continue
+            }
+            if text[index...].hasPrefix(delimiter) { return index..<text.index(index, offsetBy: 3) }
+            index = text.index(after: index)
+        }
+        return nil
+    }
+
     /// Net count of `[`/`{` opened minus closed outside strings, noting an unclosed `"""`/`'''`.
     private static func bracketBalance(of text: Substring, openMultiline: inout String?) -> Int {
         var balance = 0
@@ -132,7 +155,7 @@ struct KeyLocator {
             if rest.hasPrefix("\"\"\"") || rest.hasPrefix("'''") {
                 let delimiter = String(rest.prefix(3))
                 let afterOpen = text.index(index, offsetBy: 3)
-                if let close = text[afterOpen...].range(of: delimiter) {
+                if let close = closing(delimiter, in: text[afterOpen...]) {
                     index = close.upperBound
                     continue
                 }

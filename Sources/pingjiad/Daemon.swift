@@ -53,20 +53,20 @@ struct PingjiaDaemon: AsyncParsableCommand {
             Self.exit(withError: StartupError("pingjiad: cannot start: \(error)"))
         }
 
-        let group = ServiceGroup(
-            services: [StoreService(kiosk: kiosk, logger: logger)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        )
         let status = try? kiosk.store.outboxStatus()
-        logger.info("ready", metadata: [
+        let readyMetadata: Logger.Metadata = [
             "device": "\(kiosk.deviceId)",
             "stateDir": "\(location.stateDirectory)",
             "scale": "\(scaleName)",
             "ratings": "\(status?.count ?? 0)",
             "waitingForHub": "\(status?.pending ?? 0)",
             "storeHealth": "\(status?.health ?? "unknown")",
-        ])
+        ]
+        let group = ServiceGroup(
+            services: [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
         try await group.run()
         logger.info("stopped")
     }
@@ -77,8 +77,13 @@ struct PingjiaDaemon: AsyncParsableCommand {
 struct StoreService: Service {
     let kiosk: KioskContext
     let logger: Logger
+    let readyMetadata: Logger.Metadata
 
     func run() async throws {
+        // Logged from inside the service group, which has trapped SIGTERM/SIGINT before starting
+        // its services: a supervisor that stops us as soon as it sees "ready" gets a graceful
+        // shutdown, not the default action of the signal (killed, exit by signal).
+        logger.info("ready", metadata: readyMetadata)
         try? await gracefulShutdown()
         logger.info("shutting down: closing the store")
         kiosk.close()

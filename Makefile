@@ -1,0 +1,57 @@
+# Pingjia: the two commands a newcomer needs are `make run` and `make test`.
+#
+#   make deps      install the Debian packages the build and tests need (only those missing)
+#   make build     debug build of pingjiad and pingjia
+#   make release   optimised build (.build/release)
+#   make run       deps + build, then a demo kiosk in ./.pingjia (roster, QR), pingjiad in the foreground
+#   make test      deps + the whole test suite
+#   make clean     remove build products and the demo state
+
+SWIFT     ?= swift
+STATE_DIR ?= $(CURDIR)/.pingjia
+BIN       := $(CURDIR)/.build/debug
+
+# Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
+# renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk.
+DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
+                sqlite3 zbar-tools librsvg2-bin strace
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps print-deps build release run test clean
+
+print-deps:
+	@echo $(DEB_PACKAGES)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+run: build
+	@$(BIN)/pingjia init --state-dir "$(STATE_DIR)"
+	@$(BIN)/pingjia roster import demo/roster.csv --state-dir "$(STATE_DIR)"
+	@echo; echo "Rating link of 张三 (A1023), as a phone would scan it from a window display:"
+	@$(BIN)/pingjia qr --staff A1023 --state-dir "$(STATE_DIR)"
+	@echo "Try in another terminal:  $(BIN)/pingjia rate --staff A1023 --level 1 --state-dir $(STATE_DIR)"
+	@echo "                          $(BIN)/pingjia outbox status --state-dir $(STATE_DIR)"
+	@echo "Stop the daemon with Ctrl-C."; echo
+	@exec $(BIN)/pingjiad --state-dir "$(STATE_DIR)"
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build "$(STATE_DIR)"

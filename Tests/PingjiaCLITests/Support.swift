@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+
+/// A helper failed; the description is what the test log shows.
+struct SupportError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The checkout, found from this file, so the shipped `scales/` and `demo/` are used whatever the
+/// current directory of the test run.
+let repoRoot: URL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The directory SwiftPM built the test bundle into; the test target depends on `pingjia` and
+/// `pingjiad`, so they are built there too.
+let binDirectory: Result<URL, SupportError> = {
+    let starts = ["/proc/self/exe", CommandLine.arguments.first ?? "", Bundle.main.executablePath ?? ""]
+    for start in starts where !start.isEmpty {
+        var dir = URL(fileURLWithPath: start).resolvingSymlinksInPath().deletingLastPathComponent()
+        while dir.path != "/" && !dir.path.isEmpty {
+            let candidate = dir.appendingPathComponent("pingjia").path
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
+               FileManager.default.isExecutableFile(atPath: candidate) {
+                return .success(dir)
+            }
+            dir.deleteLastPathComponent()
+        }
+    }
+    return .failure(SupportError("no built `pingjia` next to the test bundle (looked up from \(starts)): "
+                                 + "build with `swift build --build-tests` first"))
+}()
+
+func binary(_ name: String) throws -> String {
+    let path = try binDirectory.get().appendingPathComponent(name).path
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw SupportError("\(path) is missing: build with `swift build --build-tests` first")
+    }
+    return path
+}
+
+/// Finds an external tool on PATH; a missing one fails the test with how to install it.
+func tool(_ name: String) throws -> String {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for dir in path.split(separator: ":") {
+        let candidate = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    throw SupportError("\(name) not found on PATH: run `make deps` and run the tests again")
+}
+
+/// A fresh directory of its own (tests run in parallel), removed after `body`.
+func withTempDir<T>(_ body: (URL) throws -> T) throws -> T {
+    let dir = FileManager.default.temporaryDirectory
+        .appendingPathComponent("PingjiaCLITests-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    return try body(dir)
+}
+
+/// What a finished process left.
+struct Run: CustomStringConvertible {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    let stdoutBytes: Data
+
+    var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+    var stderrLines: [Substring] { stderr.split(separator: "\n") }
+}
+
+/// The environment the binaries see: the checkout's data files, and no state or config from the
+/// developer's shell that could point them elsewhere.
+func environment() -> [String: String] {
+    var env = ProcessInfo.processInfo.environment
+    env["PINGJIA_DATA_DIR"] = repoRoot.path + "/"
+    env["PINGJIA_STATE_DIR"] = nil
+    env["PINGJIA_CONFIG"] = nil
+    return env
+}
+
+/// Starts `executable` with pipes for both streams; the caller reads or waits.
+func start(_ executable: String, _ arguments: [String], in dir: URL) throws -> (Process, Pipe, Pipe) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = environment()
+    process.currentDirectoryURL = dir
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return (process, out, err)
+}
+
+/// Runs a program to completion; both pipes are drained at once so neither can fill up and
+/// block it. A run longer than `timeout` is killed and fails.
+func run(_ executable: String, _ arguments: [String], in dir: URL, timeout: TimeInterval = 60) throws -> Run {
+    let (process, out, err) = try start(executable, arguments, in: dir)
+    let stdout = Locked(Data()), stderr = Locked(Data())
+    let group = DispatchGroup()
+    for (pipe, sink) in [(out, stdout), (err, stderr)] {
+        group.enter()
+        DispatchQueue.global().async {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            sink.mutate { $0 = data }
+            group.leave()
+        }
+    }
+    if group.wait(timeout: .now() + timeout) == .timedOut {
+        kill(process.processIdentifier, SIGKILL)
+        throw SupportError("\(executable) \(arguments) did not finish within \(Int(timeout)) s")
+    }
+    process.waitUntilExit()
+    let bytes = stdout.value
+    return Run(status: process.terminationStatus, stdout: String(decoding: bytes, as: UTF8.self),
+               stderr: String(decoding: stderr.value, as: UTF8.self), stdoutBytes: bytes)
+}
+
+/// Runs `pingjia` against the state directory `state`, from the nearest existing directory
+/// above it (the state directory itself may not exist yet).
+func pingjia(_ arguments: [String], state: URL) throws -> Run {
+    var cwd = state.deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: cwd.path) { cwd.deleteLastPathComponent() }
+    return try run(binary("pingjia"), arguments + ["--state-dir", state.path], in: cwd)
+}
+
+/// `pingjia init` on a new state directory `<dir>/state`, optionally with the demo roster.
+func initialisedState(in dir: URL, roster: Bool = false) throws -> URL {
+    let state = dir.appendingPathComponent("state", isDirectory: true)
+    let initRun = try pingjia(["init"], state: state)
+    guard initRun.status == 0 else { throw SupportError("pingjia init failed: \(initRun)") }
+    if roster {
+        let imported = try pingjia(["roster", "import", repoRoot.appendingPathComponent("demo/roster.csv").path], state: state)
+        guard imported.status == 0 else { throw SupportError("pingjia roster import failed: \(imported)") }
+    }
+    return state
+}
+
+func deviceId(of state: URL) throws -> String {
+    try String(contentsOf: state.appendingPathComponent("device-id"), encoding: .utf8)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// Runs SQL with the `sqlite3` CLI, as someone working on the file outside the kiosk would.
+@discardableResult
+func sqlite3(_ db: URL, _ sql: String) throws -> String {
+    let result = try run(tool("sqlite3"), ["-batch", "-bail", db.path, sql], in: db.deletingLastPathComponent())
+    guard result.status == 0 else { throw SupportError("sqlite3 \(db.path) failed: \(result)") }
+    return result.stdout
+}
+
+/// A value shared between threads.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.withLock { stored } }
+    func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
+}
