@@ -14,6 +14,7 @@ public final class KioskStore: Sendable {
     /// How the store was found at open; `recovered` when a damaged file had to be moved aside.
     public let health: StoreHealth
     let writer: DatabasePool
+    private let lock: StoreLock
 
     /// How long a writer waits for another process (the CLI beside the daemon) to finish.
     public static let busyTimeoutSeconds = 5.0
@@ -25,30 +26,37 @@ public final class KioskStore: Sendable {
     /// incident is recorded in the new store and shown by `pingjia outbox status`.
     public static func open(path: String, deviceId: String, logger: Logger = Logger(label: "pingjia.store"),
                             now: @Sendable () -> Date = Date.init) throws(StoreError) -> KioskStore {
+        let lock = try StoreLock(storePath: path)
         let damage: String
         switch openChecked(path: path) {
         case .success(let pool):
-            return try KioskStore(path: path, deviceId: deviceId, pool: pool, health: .ok)
+            return try KioskStore(path: path, deviceId: deviceId, pool: pool, lock: lock, health: .ok)
         case .failure(.unusable(let reason)):
             damage = reason
         case .failure(.cannotOpen(let reason)):
             throw .cannotOpen(path: path, reason: reason)
         }
 
-        let movedTo = try moveAside(path: path, at: now())
+        let recovered: (pool: DatabasePool, movedTo: String)? = try lock.withExclusive(waitingUpTo: 3) { () throws(StoreError) in
+            let movedTo = try moveAside(path: path, at: now())
+            switch openChecked(path: path) {
+            case .success(let fresh): return (fresh, movedTo)
+            case .failure(.unusable(let reason)), .failure(.cannotOpen(let reason)):
+                throw .cannotOpen(path: path, reason: "a fresh store could not be created either: \(reason)")
+            }
+        }
+        guard let recovered else {
+            logger.critical("ALARM: the rating store is damaged, but another process has it open", metadata: [
+                "store": "\(path)", "reason": "\(damage)"])
+            throw .damagedInUse(path: path, reason: damage)
+        }
         logger.critical("ALARM: the rating store was damaged and has been moved aside; a fresh store is in use", metadata: [
-            "store": "\(path)", "damagedFile": "\(movedTo)", "reason": "\(damage)",
+            "store": "\(path)", "damagedFile": "\(recovered.movedTo)", "reason": "\(damage)",
             "action": "keep the damaged file for recovery; ratings not yet synced may be in it",
         ])
-        let pool: DatabasePool
-        switch openChecked(path: path) {
-        case .success(let fresh): pool = fresh
-        case .failure(.unusable(let reason)), .failure(.cannotOpen(let reason)):
-            throw .cannotOpen(path: path, reason: "a fresh store could not be created either: \(reason)")
-        }
         let incident = StoreIncident(at: DeviceTime.format(now()), kind: "damaged-store-moved-aside",
-                                     detail: damage, damagedFile: movedTo)
-        let store = try KioskStore(path: path, deviceId: deviceId, pool: pool, health: .recovered(incident))
+                                     detail: damage, damagedFile: recovered.movedTo)
+        let store = try KioskStore(path: path, deviceId: deviceId, pool: recovered.pool, lock: lock, health: .recovered(incident))
         try store.record(incident)
         return store
     }
@@ -59,9 +67,10 @@ public final class KioskStore: Sendable {
         return try open(path: path, deviceId: deviceId, logger: logger)
     }
 
-    private init(path: String, deviceId: String, pool: DatabasePool, health: StoreHealth) throws(StoreError) {
+    private init(path: String, deviceId: String, pool: DatabasePool, lock: StoreLock, health: StoreHealth) throws(StoreError) {
         self.path = path
         self.writer = pool
+        self.lock = lock
         self.health = health
         do {
             let stored: String? = try pool.write { db in
@@ -193,8 +202,12 @@ public final class KioskStore: Sendable {
         }
     }
 
+    /// Folds the WAL back into `pingjia.db` and closes. After a clean stop the file alone holds
+    /// every rating, so a copy of it (a backup, an auditor's) misses none.
     public func close() {
+        _ = try? writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         try? writer.close()
+        lock.release()
     }
 }
 

@@ -8,7 +8,8 @@ extension KioskStore {
     /// - Parameter replace: when true, staff not in `staff` are removed (the file is the whole
     ///   roster); when false, the file adds and updates people and leaves the others alone.
     public func importRoster(staff: [Staff], windows: [ServiceWindow], replace: Bool) throws(StoreError) -> RosterImportSummary {
-        try write("importing the roster") { db in
+        try Self.validate(staff: staff, windows: windows)
+        return try write("importing the roster") { db in
             var summary = RosterImportSummary()
             for window in windows {
                 try db.execute(sql: """
@@ -53,6 +54,22 @@ extension KioskStore {
             try Row.fetchAll(db, sql: "SELECT window_id, name FROM service_window ORDER BY window_id").map {
                 ServiceWindow(id: $0["window_id"], name: $0["name"])
             }
+        }
+    }
+
+    /// The store's own guard, whatever parsed the roster: ids that ratings and QR links can carry.
+    static func validate(staff: [Staff], windows: [ServiceWindow]) throws(StoreError) {
+        var seen = Set<String>()
+        for person in staff {
+            guard Identifier.isValidID(person.id) else { throw .invalidRoster("工号 '\(person.id)' must be \(Identifier.idRule)") }
+            guard seen.insert(person.id).inserted else { throw .invalidRoster("工号 '\(person.id)' appears twice") }
+            guard Identifier.isValidID(person.windowId) else {
+                throw .invalidRoster("window '\(person.windowId)' of \(person.id) must be \(Identifier.idRule)")
+            }
+            guard !person.name.allSatisfy(\.isWhitespace) else { throw .invalidRoster("the name of \(person.id) is empty") }
+        }
+        for window in windows where !Identifier.isValidID(window.id) {
+            throw .invalidRoster("window '\(window.id)' must be \(Identifier.idRule)")
         }
     }
 

@@ -2,6 +2,7 @@
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case notInitialized(path: String)
+    case damagedInUse(path: String, reason: String)
     case belongsToAnotherDevice(path: String, storeDevice: String, expected: String)
     case invalidRating(String)
     case invalidRoster(String)
@@ -11,6 +12,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         switch self {
         case let .cannotOpen(path, reason):
             "cannot open the store \(path): \(reason). Check that the state directory exists and is writable by this user"
+        case let .damagedInUse(path, reason):
+            "the store \(path) is damaged (\(reason)), but another process (pingjiad?) has it open, so it was left in place: "
+                + "stop that process (systemctl stop pingjiad), then start it again; the damaged file will be moved aside, not deleted"
         case let .notInitialized(path):
             "no Pingjia store at \(path): run `pingjia init` (with the same --state-dir) first"
         case let .belongsToAnotherDevice(path, storeDevice, expected):

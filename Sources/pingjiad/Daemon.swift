@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import PingjiaConfig
 import PingjiaKiosk
@@ -29,7 +30,7 @@ struct PingjiaDaemon: AsyncParsableCommand {
         do {
             logLevel = Logger.Level(rawValue: try KioskConfig.load(location).logLevel) ?? .info
         } catch {
-            Self.exit(withError: StartupError("pingjiad: cannot start: \(error)"))
+            Self.cannotStart(error)
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -43,14 +44,14 @@ struct PingjiaDaemon: AsyncParsableCommand {
             kiosk = try KioskContext(location: location, create: true, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])
-            Self.exit(withError: StartupError("pingjiad: cannot start: \(error)"))
+            Self.cannotStart(error)
         }
         let scaleName: String
         do {
             scaleName = try kiosk.scale().name
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])
-            Self.exit(withError: StartupError("pingjiad: cannot start: \(error)"))
+            Self.cannotStart(error)
         }
 
         let status = try? kiosk.store.outboxStatus()
@@ -90,7 +91,12 @@ struct StoreService: Service {
     }
 }
 
-struct StartupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+extension PingjiaDaemon {
+    /// One plain line per problem on stderr and exit status 1, which systemd shows in the journal.
+    static func cannotStart(_ error: any Error) -> Never {
+        for line in String(describing: error).split(separator: "\n") {
+            FileHandle.standardError.write(Data("pingjiad: cannot start: \(line)\n".utf8))
+        }
+        Foundation.exit(1)
+    }
 }
