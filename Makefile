@@ -5,6 +5,7 @@
 #   make release   optimised build (.build/release)
 #   make run       deps + build, then a demo kiosk in ./.pingjia (roster, QR), pingjiad in the foreground
 #   make test      deps + the whole test suite
+#   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
 #   make clean     remove build products and the demo state
 
 SWIFT     ?= swift
@@ -16,9 +17,12 @@ BIN       := $(CURDIR)/.build/debug
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
                 sqlite3 zbar-tools librsvg2-bin strace
 
+FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster
+FUZZ_SECONDS ?= 60
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps print-deps build release run test clean
+.PHONY: deps print-deps build release run test fuzz clean
 
 print-deps:
 	@echo $(DEB_PACKAGES)
@@ -53,5 +57,8 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+fuzz: deps
+	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
+
 clean:
-	rm -rf .build "$(STATE_DIR)"
+	rm -rf .build .build-fuzz "$(STATE_DIR)"

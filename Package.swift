@@ -63,6 +63,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // libFuzzer entry points; `make fuzz` builds them with sanitizers in .build-fuzz
+        // (scripts/fuzz.sh). In a normal build they are small executables that do nothing.
+        .executableTarget(name: "FuzzScale", dependencies: ["PingjiaCore"], path: "Tests/Fuzz/FuzzScale"),
+        .executableTarget(name: "FuzzConfig", dependencies: ["PingjiaConfig"], path: "Tests/Fuzz/FuzzConfig"),
+        .executableTarget(name: "FuzzRoster", dependencies: ["PingjiaRoster"], path: "Tests/Fuzz/FuzzRoster"),
+
         .testTarget(name: "PingjiaCoreTests", dependencies: ["PingjiaCore", "PingjiaTOML"]),
         .testTarget(name: "PingjiaQRTests", dependencies: ["PingjiaQR"]),
         .testTarget(name: "PingjiaConfigTests", dependencies: ["PingjiaConfig", "PingjiaCore", "PingjiaTOML", "PingjiaQR"]),

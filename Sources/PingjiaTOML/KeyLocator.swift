@@ -6,6 +6,10 @@
 /// `levels.2.label` to its line; multi-line strings and arrays are skipped, not interpreted.
 struct KeyLocator {
     private var lines: [String: Int] = [:]
+    /// The first table header whose name starts with a character no key can start with, e.g.
+    /// `[=` or `[é]`. toml++ 3 asserts (debug) or assumes (release) that this cannot happen, so
+    /// such a file must be refused before it reaches the parser.
+    private(set) var malformedHeaderLine: Int?
 
     init(text: String) {
         var currentPath: [String] = []
@@ -35,6 +39,9 @@ struct KeyLocator {
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
 
+            if trimmed.hasPrefix("["), malformedHeaderLine == nil, !KeyLocator.headerNameStartsWell(trimmed) {
+                malformedHeaderLine = lineNumber
+            }
             if trimmed.hasPrefix("[[") {
                 guard let close = trimmed.range(of: "]]") else { continue }
                 let components = KeyLocator.splitKey(trimmed[trimmed.index(trimmed.startIndex, offsetBy: 2)..<close.lowerBound])
@@ -90,6 +97,18 @@ struct KeyLocator {
             if let index = arrayCounts[path.joined(separator: ".")] { path.append(String(index)) }
         }
         return path
+    }
+
+    /// After `[` or `[[` and blanks: a bare-key character, a quote, or `]` (an error toml++
+    /// reports itself). Not the end of the line: toml++ asserts on `[` followed by a line break.
+    private static func headerNameStartsWell(_ header: Substring) -> Bool {
+        var rest = header.dropFirst()
+        if rest.first == "[" { rest = rest.dropFirst() }
+        guard let first = rest.drop(while: { $0 == " " || $0 == "\t" }).unicodeScalars.first else { return false }
+        switch first {
+        case "A"..."Z", "a"..."z", "0"..."9", "_", "-", "\"", "'", "]": return true
+        default: return false
+        }
     }
 
     static func splitKey(_ key: Substring) -> [String] {

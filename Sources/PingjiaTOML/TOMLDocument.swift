@@ -45,6 +45,15 @@ public final class TOMLDocument {
 
     public init(text: String, file: String) throws(TOMLProblems) {
         self.file = file
+        let locator = KeyLocator(text: text)
+        if let line = locator.malformedHeaderLine {
+            throw TOMLProblems([TOMLProblem(file: file, line: line, message:
+                "not valid TOML: a table header needs a name after '[' (letters, digits, '_', '-', or a quoted name)")])
+        }
+        if let line = TOMLDocument.firstControlCharacterLine(in: text) {
+            throw TOMLProblems([TOMLProblem(file: file, line: line, message:
+                "not valid TOML: a control character is not allowed (only tab and line breaks are)")])
+        }
         do {
             rootTable = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
@@ -53,7 +62,7 @@ public final class TOMLDocument {
         } catch {
             throw TOMLProblems([TOMLProblem(file: file, line: nil, message: "not valid TOML: \(error)")])
         }
-        locator = KeyLocator(text: text)
+        self.locator = locator
     }
 
     /// Reads `path` as UTF-8 TOML. A missing or unreadable file is one problem naming the file.
@@ -104,6 +113,18 @@ public final class TOMLDocument {
     }
 
     private static func pathKey(_ path: [String]) -> String { path.joined(separator: "\u{1F}") }
+
+    /// TOML forbids control characters other than tab, CR and LF everywhere; toml++ is not relied
+    /// on to reject them gracefully, and NUL would cut the text short on its way to C.
+    private static func firstControlCharacterLine(in text: String) -> Int? {
+        var line = 1
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" { line += 1; continue }
+            if scalar == "\t" || scalar == "\r" { continue }
+            if scalar.value < 0x20 || scalar.value == 0x7F { return line }
+        }
+        return nil
+    }
 
     private static func firstInvalidUTF8Line(in data: Data) -> Int {
         var line = 1
