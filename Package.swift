@@ -16,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
     ],
     targets: [
@@ -28,7 +27,7 @@ let package = Package(
         .systemLibrary(name: "CLibUSB", path: "Sources/CLibUSB", pkgConfig: "libusb-1.0",
                        providers: [.apt(["libusb-1.0-0-dev"])]),
 
-        .target(name: "PingjiaTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "PingjiaTOML"),
         .target(name: "PingjiaCore", dependencies: [
             "PingjiaTOML",
             .product(name: "Crypto", package: "swift-crypto"),

@@ -34,7 +34,11 @@ LSAN_OPTIONS=suppressions=Tests/Fuzz/lsan.supp SWIFT_BACKTRACE=enable=no "$binar
 runs=$(grep -oE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || true)
 if [ "$status" -ne 0 ]; then
     tail -40 "$log" >&2
-    echo "fuzz.sh: $target FAILED (exit $status); the input is in Tests/Fuzz/crashes/: add it as a regression test" >&2
+    if ls Tests/Fuzz/crashes/"$target"-* >/dev/null 2>&1; then
+        echo "fuzz.sh: $target FAILED (exit $status); the input is in Tests/Fuzz/crashes/: fix it and add it to Tests/Fuzz/regressions/" >&2
+    else
+        echo "fuzz.sh: $target could not run (exit $status): see the log above" >&2
+    fi
     exit 1
 fi
 # A run that did nothing is a broken build (Swift's main instead of libFuzzer's), not a pass.
