@@ -354,8 +354,10 @@ class Emulator:
              spec.get('serial', 'EMU-' + name),
              (device.device_descriptor + device.config_descriptor).hex(),
              port, port, interface, driver, interface, iface_class)
-        self.testbed.add_from_string(text)
+        # The ioctl socket first: add_from_string sends the "add" uevent, and a host that opens
+        # the node before its handler exists would talk to a plain file.
         self.testbed.attach_ioctl('/dev/' + node, device)
+        self.testbed.add_from_string(text)
         self.devices[name] = device
         emit('plugged', device=name, devnum=devnum)
 
