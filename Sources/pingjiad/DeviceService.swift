@@ -72,16 +72,19 @@ struct DeviceService: Service {
     private func rate(level: Int, input: DeviceInput, event: DeviceEvent, profile: DeviceProfile, logger: Logger) -> Bool {
         let pairing = pairing(event.device)
         let channel: RatingChannel = profile.family == .serialFrame ? .touch : .keypad
+        // A rating must say where it was given; with nobody paired, that is the USB port.
+        let unpairedWindow = "usb-\(event.device.port)"
         do {
             let record: RatingRecord
             do {
                 record = try kiosk.rate(staffId: pairing?.staffId, level: level, scale: profile.scale, reasons: input.reasons,
-                                        channel: channel, flags: pairing == nil ? [.unarmed] : [], windowId: pairing?.windowId)
+                                        channel: channel, flags: pairing == nil ? [.unarmed] : [],
+                                        windowId: pairing == nil ? unpairedWindow : pairing?.windowId)
             } catch .rating(let reason) where pairing != nil {
                 // A pairing naming someone not (or no longer) in the roster must not cost the press.
                 logger.error("paired staff not usable; the rating is kept unarmed", metadata: ["reason": "\(reason)"])
                 record = try kiosk.rate(staffId: nil, level: level, scale: profile.scale, reasons: input.reasons,
-                                        channel: channel, flags: [.unarmed])
+                                        channel: channel, flags: [.unarmed], windowId: pairing?.windowId ?? unpairedWindow)
             }
             logger.info("rating committed", metadata: [
                 "seq": "\(record.seq)", "level": "\(level)", "staff": "\(record.rating.staffId ?? "-")",

@@ -265,3 +265,89 @@ extension Data {
 
     var hex: String { map { String(format: "%02x", $0) }.joined() }
 }
+
+/// The daemon: a press becomes a committed rating, and only then is the device thanked. In the
+/// same serialized suite, so no two emulated buses ever run at once.
+extension KeypadEmulatorTests {
+    /// An initialised kiosk with the demo roster, and `config` as its pingjia.toml.
+    func kiosk(in emulator: Emulator, config: String) throws -> URL {
+        let state = emulator.scratch.appendingPathComponent("state")
+        for arguments in [["init"], ["roster", "import", repoRoot.appendingPathComponent("demo/roster.csv").path]] {
+            let child = try emulator.launch("pingjia", arguments + ["--state-dir", state.path])
+            guard child.exitStatus(timeout: 30) == 0 else {
+                throw EmulatorError("pingjia \(arguments) failed: \(child.err.all)")
+            }
+        }
+        try config.write(to: state.appendingPathComponent("pingjia.toml"), atomically: true, encoding: .utf8)
+        return state
+    }
+
+    func ratings(_ state: URL) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") else {
+            throw EmulatorError("sqlite3 not found: run `make deps`")
+        }
+        process.arguments = ["-readonly", state.appendingPathComponent("pingjia.db").path, "SELECT seq, staff_id, channel, level, flags FROM rating ORDER BY seq"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    @Test func aPressIsCommittedBeforeTheKeypadSaysThankYou() throws {
+        try withEmulator([.pj3r(port: "2"), .pj5(port: "1")]) { emulator in
+            let state = try kiosk(in: emulator, config: """
+                [[keypad]]
+                port = "1-2"
+                staff = "A1023"
+                """)
+            let daemon = try emulator.launch("pingjiad", ["--state-dir", state.path])
+            defer { daemon.terminate() }
+            do { try check(emulator, daemon, state) } catch {
+                throw EmulatorError("\(error)\n--- pingjiad log\n\(daemon.err.all.joined(separator: "\n"))")
+            }
+        }
+    }
+
+    func check(_ emulator: Emulator, _ daemon: Child, _ state: URL) throws {
+        do {
+            try daemon.err.waitForText("device attached", count: 2, timeout: 20)
+            #expect(emulator.events.objects("out").isEmpty, "no feedback before any press")
+
+            emulator.press("pj3r", "01030000", release: "01000000")
+            let thanks = try emulator.events.wait(for: "out", ["device": "pj3r"])
+            // The moment the keypad is thanked, the rating must already be in the store.
+            let stored = try ratings(state)
+            #expect(stored.count == 1, "\(stored)")
+            #expect(thanks.first?["data"] as? String == "02010100")
+            #expect(thanks.first?["kind"] as? String == "interrupt")
+            #expect(stored.first?.contains("A1023") == true)
+
+            // The unpaired PJ-5 still rates: kept, flagged unarmed, thanked through SET_REPORT.
+            emulator.press("pj5", "00001f0000000000", release: "0000000000000000")
+            let ledThanks = try emulator.events.wait(for: "out", ["device": "pj5"])
+            #expect(ledThanks.first?["kind"] as? String == "control" && ledThanks.first?["data"] as? String == "07")
+            let after = try ratings(state)
+            #expect(after.count == 2)
+            #expect(after.last?.contains("unarmed") == true, "\(after)")
+            #expect(daemon.terminate() == 0)
+            try emulator.events.wait(for: "attach", count: 2)
+        }
+    }
+}
+
+extension Lines {
+    /// Waits until `count` lines contain `text` (for logs, which are not JSON).
+    func waitForText(_ text: String, count: Int = 1, timeout: TimeInterval = 15) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while all.filter({ $0.contains(text) }).count < count {
+            if Date() >= deadline {
+                throw EmulatorError("no \(count)× '\(text)' within \(Int(timeout)) s; got:\n\(all.joined(separator: "\n"))")
+            }
+            usleep(50_000)
+        }
+    }
+}
