@@ -76,3 +76,14 @@ struct DeviceManagerTests {
         #expect(unknown.claimed.isEmpty, "a device no profile matches is never touched")
     }
 }
+
+struct USBErrorTests {
+    @Test func errorsNameTheLibusbErrorAndWhatToDo() {
+        let access = USBError(code: USBError.access, operation: "open 1-1 (1a2b:0005)")
+        #expect(access.description.hasPrefix("open 1-1 (1a2b:0005): LIBUSB_ERROR_ACCESS: "))
+        #expect(access.description.contains("pingjia devices udev-rules"))
+        let gone = USBError(code: USBError.noDevice, operation: "read")
+        #expect(gone.isNoDevice && gone.name == "LIBUSB_ERROR_NO_DEVICE" && gone.advice.contains("plugged back in"))
+        #expect(USBError(code: USBError.busy, operation: "claim").advice.contains("interface"))
+    }
+}

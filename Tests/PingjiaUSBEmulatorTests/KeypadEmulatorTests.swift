@@ -282,13 +282,17 @@ extension KeypadEmulatorTests {
         return state
     }
 
-    func ratings(_ state: URL) throws -> [String] {
+    func hexText(_ value: Any?) -> String {
+        String(decoding: (value as? String).flatMap { Data(hexString: $0) } ?? Data(), as: UTF8.self)
+    }
+
+    func ratings(_ state: URL, sql: String = "SELECT seq, staff_id, channel, level, flags FROM rating ORDER BY seq") throws -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") else {
             throw EmulatorError("sqlite3 not found: run `make deps`")
         }
-        process.arguments = ["-readonly", state.appendingPathComponent("pingjia.db").path, "SELECT seq, staff_id, channel, level, flags FROM rating ORDER BY seq"]
+        process.arguments = ["-readonly", state.appendingPathComponent("pingjia.db").path, sql]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -298,11 +302,15 @@ extension KeypadEmulatorTests {
     }
 
     @Test func aPressIsCommittedBeforeTheKeypadSaysThankYou() throws {
-        try withEmulator([.pj3r(port: "2"), .pj5(port: "1")]) { emulator in
+        try withEmulator([.pj3r(port: "2"), .pj5(port: "1"), .pt10(port: "3")]) { emulator in
             let state = try kiosk(in: emulator, config: """
                 [[keypad]]
                 port = "1-2"
                 staff = "A1023"
+
+                [[keypad]]
+                port = "1-3"
+                staff = "A1024"
                 """)
             let daemon = try emulator.launch("pingjiad", ["--state-dir", state.path])
             defer { daemon.terminate() }
@@ -314,8 +322,12 @@ extension KeypadEmulatorTests {
 
     func check(_ emulator: Emulator, _ daemon: Child, _ state: URL) throws {
         do {
-            try daemon.err.waitForText("device attached", count: 2, timeout: 20)
-            #expect(emulator.events.objects("out").isEmpty, "no feedback before any press")
+            try daemon.err.waitForText("device attached", count: 3, timeout: 20)
+            // The terminal is shown its staff member and the scale; the keypads get nothing yet.
+            let prompt = try emulator.events.wait(for: "out", ["device": "pt10"])
+            let shown = hexText(prompt.first?["data"])
+            #expect(shown.hasPrefix("\u{02}SHOW|李四|") && shown.contains("1:非常满意"), "\(shown)")
+            #expect(emulator.events.objects("out").filter { $0["device"] as? String != "pt10" }.isEmpty, "no feedback before any press")
 
             emulator.press("pj3r", "01030000", release: "01000000")
             let thanks = try emulator.events.wait(for: "out", ["device": "pj3r"])
@@ -333,6 +345,18 @@ extension KeypadEmulatorTests {
             let after = try ratings(state)
             #expect(after.count == 2)
             #expect(after.last?.contains("unarmed") == true, "\(after)")
+
+            // A terminal selection with reasons: a touch rating for 李四, then the terminal's 谢谢.
+            emulator.send("report pt10 " + Data("\u{02}RATE|4|slow,attitude\u{03}".utf8).hex)
+            let frames = try emulator.events.wait(for: "out", ["device": "pt10"], count: 2)
+            let rows = try ratings(state)
+            #expect(rows.count == 3)
+            #expect(rows.last?.hasPrefix("3|A1024|touch|4|") == true, "\(rows)")
+            let reasons = try ratings(state, sql: "SELECT reasons FROM rating WHERE seq = 3")
+            #expect(reasons == [#"["slow","attitude"]"#] || reasons == [#"["attitude","slow"]"#], "\(reasons)")
+            let thanked = hexText(frames.last?["data"])
+            #expect(thanked == "\u{02}THANKS|谢谢您的评价\u{03}")
+
             #expect(daemon.terminate() == 0)
             try emulator.events.wait(for: "attach", count: 2)
         }
