@@ -153,7 +153,10 @@ final class Emulator: @unchecked Sendable {
         let tools = try emulatorTools()
         // Short: umockdev puts the device nodes' Unix sockets in here, and a socket path must fit
         // in 108 bytes.
-        scratch = URL(fileURLWithPath: "/tmp/pjusb-" + UUID().uuidString.prefix(8).lowercased())
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pjusb-" + UUID().uuidString.prefix(8).lowercased())
+        guard scratch.path.count <= 48 else {
+            throw EmulatorError("the temporary directory \(scratch.path) is too long for umockdev's device sockets: run with a short TMPDIR")
+        }
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let specs = try JSONSerialization.data(withJSONObject: devices.map(\.json))
         process.executableURL = URL(fileURLWithPath: tools.wrapper)
