@@ -55,6 +55,9 @@ final class ScriptedTransport: USBTransport, @unchecked Sendable {
 
     init(info: USBDeviceInfo) { self.info = info }
 
+    /// A read is pending and nothing is queued: everything sent so far has been read.
+    var isWaiting: Bool { lock.withLock { waiting != nil && reports.isEmpty } }
+
     /// The device sends `bytes`; nil unplugs it.
     func send(_ bytes: [UInt8]?) {
         lock.lock()
