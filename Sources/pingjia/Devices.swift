@@ -5,6 +5,7 @@ import Logging
 import PingjiaConfig
 import PingjiaCore
 import PingjiaDevices
+import PingjiaTOML
 import PingjiaUSB
 
 struct Devices: AsyncParsableCommand {
@@ -34,13 +35,11 @@ extension StateOptions {
     }
 }
 
-func reportProblems(_ problems: [PingjiaTOML.TOMLProblem]) {
+func reportProblems(_ problems: [TOMLProblem]) {
     for problem in problems {
         FileHandle.standardError.write(Data("pingjia: profile rejected: \(problem)\n".utf8))
     }
 }
-
-import PingjiaTOML
 
 struct DevicesList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
