@@ -13,9 +13,11 @@ STATE_DIR ?= $(CURDIR)/.pingjia
 BIN       := $(CURDIR)/.build/debug
 
 # Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
-# renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk.
+# renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk,
+# umockdev (+ its GObject bindings for the Python emulator) plays USB keypads to real libusb.
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
-                sqlite3 zbar-tools librsvg2-bin strace
+                sqlite3 zbar-tools librsvg2-bin strace \
+                umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi
 
 FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster
 FUZZ_SECONDS ?= 60

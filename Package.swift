@@ -34,6 +34,10 @@ let package = Package(
         ]),
         .target(name: "PingjiaQR", dependencies: ["CQRencode", "CPNG"]),
         .target(name: "PingjiaUSB", dependencies: ["CLibUSB"]),
+        .target(name: "PingjiaDevices", dependencies: [
+            "PingjiaUSB", "PingjiaTOML", "PingjiaCore", "PingjiaConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "PingjiaConfig", dependencies: ["PingjiaCore", "PingjiaTOML", "PingjiaQR"]),
         .target(name: "PingjiaRoster", dependencies: [
             "PingjiaCore",
@@ -51,13 +55,13 @@ let package = Package(
         ]),
 
         .executableTarget(name: "pingjiad", dependencies: [
-            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk",
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "pingjia", dependencies: [
-            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaQR", "PingjiaUSB", "PingjiaKiosk",
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaQR", "PingjiaUSB", "PingjiaDevices", "PingjiaKiosk",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -77,6 +81,13 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "PingjiaDevicesTests", dependencies: [
+            "PingjiaDevices", "PingjiaUSB", "PingjiaTOML", "PingjiaConfig", "PingjiaCore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Real libusb against umockdev-emulated devices: the built `pingjia` and `pingjiad` run
+        // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device.
+        .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad"]),
         // Runs the built `pingjia` and `pingjiad` binaries the way an installer would.
         .testTarget(name: "PingjiaCLITests", dependencies: [
             "pingjia", "pingjiad", "PingjiaStore", "PingjiaCore",

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import Logging
 import PingjiaConfig
+import PingjiaDevices
 import PingjiaKiosk
 import PingjiaStore
 import ServiceLifecycle
 
-/// The kiosk daemon. At this stage it opens the kiosk's state (config, device id, scales, store,
-/// recovering a damaged store if needed), reports that it is ready, and runs until SIGTERM or
-/// SIGINT; USB devices, the window display and sync join the service group as they are built.
+/// The kiosk daemon. It opens the kiosk's state (config, device id, scales, store, recovering a
+/// damaged store if needed), drives the USB rating devices, and runs until SIGTERM or SIGINT; the
+/// window display and sync join the service group as they are built.
 @main
 struct PingjiaDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,9 @@ struct PingjiaDaemon: AsyncParsableCommand {
 
     @Option(help: "Config file (default: $PINGJIA_CONFIG, else <state-dir>/pingjia.toml).")
     var config: String?
+
+    @Option(name: .customLong("devices-dir"), help: "Another folder of device profiles (repeatable; read after /usr/share/pingjia/devices and /etc/pingjia/devices).")
+    var devicesDirs: [String] = []
 
     func run() async throws {
         let location = StateLocation(stateDirectory: stateDir, configFile: config)
@@ -63,8 +67,15 @@ struct PingjiaDaemon: AsyncParsableCommand {
             "waitingForHub": "\(status?.pending ?? 0)",
             "storeHealth": "\(status?.health ?? "unknown")",
         ]
+        var profiles = ProfileSet.load(directories: ProfileSet.standardDirectories(extra: devicesDirs))
+        profiles.checkScales(kiosk.scales, defaultScale: scaleName)
+        for problem in profiles.problems {
+            logger.error("device profile rejected", metadata: ["problem": "\(problem)"])
+        }
+        // Store first: the group stops services in reverse order, so USB lets go before the store closes.
         let group = ServiceGroup(
-            services: [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata)],
+            services: [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
+                       DeviceService(kiosk: kiosk, profiles: profiles, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
