@@ -19,7 +19,7 @@ DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite
                 sqlite3 zbar-tools librsvg2-bin strace \
                 umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi
 
-FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster
+FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports
 FUZZ_SECONDS ?= 60
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -71,6 +71,8 @@ let package = Package(
         .executableTarget(name: "FuzzScale", dependencies: ["PingjiaCore"], path: "Tests/Fuzz/FuzzScale"),
         .executableTarget(name: "FuzzConfig", dependencies: ["PingjiaConfig"], path: "Tests/Fuzz/FuzzConfig"),
         .executableTarget(name: "FuzzRoster", dependencies: ["PingjiaRoster"], path: "Tests/Fuzz/FuzzRoster"),
+        .executableTarget(name: "FuzzProfile", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzProfile"),
+        .executableTarget(name: "FuzzReports", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzReports"),
 
         .testTarget(name: "PingjiaCoreTests", dependencies: ["PingjiaCore", "PingjiaTOML"]),
         .testTarget(name: "PingjiaQRTests", dependencies: ["PingjiaQR"]),
