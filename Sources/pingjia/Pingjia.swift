@@ -29,6 +29,7 @@ struct StateOptions: ParsableArguments {
 
     /// Opens the kiosk; unless `create`, a kiosk that was never initialised is an error.
     func open(create: Bool = false) throws -> KioskContext {
+        restrictNewFiles()
         LoggingSystem.bootstrapOnce()
         var logger = Logger(label: "pingjia")
         logger.logLevel = .warning
@@ -38,6 +39,12 @@ struct StateOptions: ParsableArguments {
             throw Failure(error.description)
         }
     }
+}
+
+/// Files the kiosk creates (store, WAL, device id, config) hold ratings and the roster: readable by
+/// the service's group, not by every user of the machine. The systemd unit sets the same UMask.
+func restrictNewFiles() {
+    umask(0o027)
 }
 
 /// An error already phrased for the installer: printed as is, exit status 1.

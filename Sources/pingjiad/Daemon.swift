@@ -27,6 +27,8 @@ struct PingjiaDaemon: AsyncParsableCommand {
     var devicesDirs: [String] = []
 
     func run() async throws {
+        // State files hold ratings and the roster; the systemd unit sets the same UMask.
+        umask(0o027)
         let location = StateLocation(stateDirectory: stateDir, configFile: config)
         // The config decides the log level, so read it before logging is set up; its errors go
         // to stderr directly.
