@@ -13,6 +13,7 @@ public struct KioskConfig: Sendable, Equatable {
     public var qrURLTemplate = URLTemplate.default
     public var qrErrorCorrection = QRErrorCorrection.medium
     public var logLevel = "info"
+    public var sync = SyncConfig()
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -45,6 +46,9 @@ public struct KioskConfig: Sendable, Equatable {
                     qr.problem("error_correction", "error_correction '\(level)' must be one of L, M, Q, H")
                 }
             }
+        }
+        if let table = root.table("sync") {
+            SyncConfig.parse(table, into: &config.sync)
         }
         if let log = root.table("log"), let level = log.string("level") {
             if logLevels.contains(level) { config.logLevel = level } else {
@@ -88,9 +92,75 @@ public struct KioskConfig: Sendable, Equatable {
     # QR error correction: L, M, Q or H. M survives a smudged or partly covered sticker.
     error_correction = "M"
 
+    [sync]
+    # The hub this kiosk delivers its ratings to. `pingjia enroll --hub URL --code CODE` records
+    # the URL it enrolled with; set it here only to override that (e.g. a new address of the hub).
+    # hub_url = "https://hub.example.gov.cn:8780"
+    # "push": the kiosk sends its ratings to the hub.
+    mode = "push"
+    # The largest batch: ratings per request, and bytes per request (the hub accepts up to 4 MiB).
+    batch_records = 500
+    batch_bytes = 1048576
+    # HTTPS: PEM file of the certificates to trust instead of the system's CAs: the hall's CA,
+    # or the hub's own certificate to pin it.
+    # ca_bundle = "/etc/pingjia/hub-ca.pem"
+    # Acknowledged ratings older than this many days are removed from the kiosk (0 = keep all).
+    retention_days = 90
+
     [log]
     # trace, debug, info, notice, warning, error or critical
     level = "info"
 
     """
+}
+
+/// The `[sync]` section: where and how ratings go to the hub.
+public struct SyncConfig: Sendable, Equatable {
+    public enum Mode: String, Sendable, Equatable { case push }
+
+    public var hubURL: String?
+    public var mode = Mode.push
+    public var batchRecords = 500
+    public var batchBytes = 1_048_576
+    public var caBundle: String?
+    public var retentionDays = 90
+
+    public init() {}
+
+    static func parse(_ table: TOMLReader, into config: inout SyncConfig) {
+        if let url = table.string("hub_url") {
+            if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil, parsed.query == nil {
+                config.hubURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            } else {
+                table.problem("hub_url", "hub_url '\(url)' must be an http:// or https:// URL with a host, e.g. https://hub.example.gov.cn:8780")
+            }
+        }
+        if let mode = table.string("mode") {
+            if let parsed = Mode(rawValue: mode) { config.mode = parsed } else if mode == "pull" {
+                table.problem("mode", "mode \"pull\" (the hub fetching from the kiosk) is not available in this version: use \"push\"")
+            } else {
+                table.problem("mode", "mode '\(mode)' must be \"push\"")
+            }
+        }
+        if let count = table.int("batch_records") {
+            if (1...5000).contains(count) { config.batchRecords = count } else {
+                table.problem("batch_records", "batch_records \(count) must be 1-5000")
+            }
+        }
+        if let bytes = table.int("batch_bytes") {
+            if (16_384...4_000_000).contains(bytes) { config.batchBytes = bytes } else {
+                table.problem("batch_bytes", "batch_bytes \(bytes) must be 16384-4000000 (the hub refuses bodies over 4 MiB)")
+            }
+        }
+        if let bundle = table.string("ca_bundle") {
+            if bundle.hasPrefix("/") { config.caBundle = bundle } else {
+                table.problem("ca_bundle", "ca_bundle '\(bundle)' must be an absolute path to a PEM file")
+            }
+        }
+        if let days = table.int("retention_days") {
+            if (0...3650).contains(days) { config.retentionDays = days } else {
+                table.problem("retention_days", "retention_days \(days) must be 0 (keep all) to 3650")
+            }
+        }
+    }
 }

@@ -4,11 +4,12 @@ import Logging
 import PingjiaConfig
 import PingjiaKiosk
 import PingjiaStore
+import PingjiaSync
 import ServiceLifecycle
 
-/// The kiosk daemon. At this stage it opens the kiosk's state (config, device id, scales, store,
-/// recovering a damaged store if needed), reports that it is ready, and runs until SIGTERM or
-/// SIGINT; USB devices, the window display and sync join the service group as they are built.
+/// The kiosk daemon. It opens the kiosk's state (config, device id, scales, store, recovering a
+/// damaged store if needed), pushes ratings to the hub once the kiosk is enrolled, and runs until
+/// SIGTERM or SIGINT; USB devices and the window display join the service group as they are built.
 @main
 struct PingjiaDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,8 +64,23 @@ struct PingjiaDaemon: AsyncParsableCommand {
             "waitingForHub": "\(status?.pending ?? 0)",
             "storeHealth": "\(status?.health ?? "unknown")",
         ]
+        // Services in dependency order: the store first, sync after it. The group stops them in
+        // reverse, so sync has stopped sending before the store closes.
+        var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata)]
+        do {
+            if let pusher = try SyncSetup.pusher(location: location, config: kiosk.config, store: kiosk.store,
+                                                 logger: Logger(label: "pingjiad.sync")) {
+                services.append(SyncService(pusher: pusher, logger: logger))
+            } else {
+                logger.notice("sync is off: this kiosk is not enrolled with a hub (pingjia enroll --hub URL --code CODE)")
+            }
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error)"])
+            kiosk.close()
+            Self.cannotStart(error)
+        }
         let group = ServiceGroup(
-            services: [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import PingjiaConfig
+import PingjiaStore
+import PingjiaSyncProtocol
+import ServiceLifecycle
+
+/// Builds the push loop of an enrolled device from its state directory and config.
+public enum SyncSetup {
+    /// The pusher and its transport, or nil when the device is not enrolled.
+    public static func pusher(location: StateLocation, config: KioskConfig, store: KioskStore,
+                              logger: Logger, timeout: Duration = .seconds(30)) throws(SyncError) -> Pusher? {
+        guard let enrollment = try Enrollment.load(location) else { return nil }
+        guard enrollment.deviceId == store.deviceId else {
+            throw .enrollment("\(Enrollment.file(location)) is for device \(enrollment.deviceId), this is \(store.deviceId): "
+                              + "enroll this device itself")
+        }
+        let key: SigningKey
+        do { key = try SigningKey.load(path: Enrollment.keyFile(location), create: false) } catch { throw .enrollment(error.description) }
+        guard let hubKey = PublicKey(base64: enrollment.hubPublicKey) else {
+            throw .enrollment("\(Enrollment.file(location)): the hub's public key is damaged; enroll again")
+        }
+        let transport: HTTPHubTransport
+        do {
+            transport = try HTTPHubTransport(baseURL: config.sync.hubURL ?? enrollment.hubURL, caBundle: config.sync.caBundle,
+                                             timeout: timeout)
+        } catch {
+            throw .enrollment("cannot set up HTTPS with ca_bundle \(config.sync.caBundle ?? ""): \(error)")
+        }
+        var settings = PushSettings()
+        settings.batchRecords = config.sync.batchRecords
+        settings.batchBytes = config.sync.batchBytes
+        settings.retentionDays = config.sync.retentionDays > 0 ? config.sync.retentionDays : nil
+        return Pusher(store: store, key: key, hubKey: hubKey, transport: transport, settings: settings, logger: logger)
+    }
+}
+
+/// The push loop as a service of `pingjiad`'s group, after the store: on SIGTERM it stops first
+/// (an interrupted request is simply sent again later), then the store closes.
+public struct SyncService: Service {
+    let pusher: Pusher
+    let logger: Logger
+
+    public init(pusher: Pusher, logger: Logger) {
+        self.pusher = pusher
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info("sync: pushing to the hub", metadata: ["hub": "\((pusher.transport as? HTTPHubTransport)?.baseURL ?? "?")"])
+        await cancelWhenGracefulShutdown {
+            await pusher.run()
+        }
+        await pusher.transport.shutdown()
+        logger.info("sync: stopped")
+    }
+}
