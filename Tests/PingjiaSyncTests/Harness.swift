@@ -91,11 +91,13 @@ final class TestDevice: @unchecked Sendable {
     private(set) var enrollment: Enrollment?
 
     init(directory: String, name: String = "device") throws {
+        // Reopening the same state directory (after a restore) finds its enrollment again.
         let state = directory + "/" + name
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         location = StateLocation(stateDirectory: state, configFile: nil, environment: [:], isRoot: false)
         deviceId = try DeviceIdentity.load(location, create: true)
         store = try KioskStore.open(path: location.storeFile, deviceId: deviceId, logger: quietLogger)
+        enrollment = try? Enrollment.load(location)
     }
 
     func enroll(with hub: HubHarness) async throws {
@@ -108,6 +110,12 @@ final class TestDevice: @unchecked Sendable {
             throw error
         }
         await transport.shutdown()
+    }
+
+    /// Reads the enrollment a previous `TestDevice` on this state directory made.
+    func adoptEnrollment() throws {
+        enrollment = try Enrollment.load(location)
+        if enrollment == nil { throw HarnessError("no enrollment in \(location.stateDirectory)") }
     }
 
     /// Ratings through the store's one path (one transaction each).
