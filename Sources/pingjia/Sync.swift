@@ -101,6 +101,7 @@ struct Sync: AsyncParsableCommand {
             let hubURL: String?
             let hall: String?
             let name: String?
+            let pending: UInt64
             let sync: SyncState
         }
 
@@ -112,7 +113,7 @@ struct Sync: AsyncParsableCommand {
                 let sync = try context.store.syncState()
                 if json {
                     try printJSON(Report(enrolled: enrollment != nil, hubURL: context.config.sync.hubURL ?? enrollment?.hubURL,
-                                         hall: enrollment?.hall, name: enrollment?.name, sync: sync))
+                                         hall: enrollment?.hall, name: enrollment?.name, pending: sync.pending, sync: sync))
                     return
                 }
                 if let enrollment {
