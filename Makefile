@@ -4,11 +4,13 @@
 #   make build     debug build of pingjiad and pingjia
 #   make release   optimised build (.build/release)
 #   make run       deps + build, then a demo kiosk in ./.pingjia (roster, QR), pingjiad in the foreground
+#   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
 #   make test      deps + the whole test suite
 #   make clean     remove build products and the demo state
 
 SWIFT     ?= swift
 STATE_DIR ?= $(CURDIR)/.pingjia
+HUB_DIR   ?= $(CURDIR)/.pingjia-hub
 BIN       := $(CURDIR)/.build/debug
 
 # Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
@@ -18,7 +20,7 @@ DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps print-deps build release run test clean
+.PHONY: deps print-deps build release run run-hub test clean
 
 print-deps:
 	@echo $(DEB_PACKAGES)
@@ -49,9 +51,18 @@ run: build
 	@echo "Stop the daemon with Ctrl-C."; echo
 	@exec $(BIN)/pingjiad --state-dir "$(STATE_DIR)"
 
+# A local hub for the demo kiosk. In another terminal:
+#   .build/debug/pingjia-hub devices add --hall 演示大厅 --name 1号窗口 --db .pingjia-hub/hub.db
+#   .build/debug/pingjia enroll --hub http://127.0.0.1:8780 --code CODE --state-dir .pingjia
+run-hub: build
+	@echo "Register the demo kiosk:  $(BIN)/pingjia-hub devices add --hall 演示大厅 --name 1号窗口 --db $(HUB_DIR)/hub.db"
+	@echo "then:                     $(BIN)/pingjia enroll --hub http://127.0.0.1:8780 --code CODE --state-dir $(STATE_DIR)"
+	@echo "Stop the hub with Ctrl-C."; echo
+	@exec $(BIN)/pingjia-hub serve --db "$(HUB_DIR)/hub.db"
+
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
 clean:
-	rm -rf .build "$(STATE_DIR)"
+	rm -rf .build "$(STATE_DIR)" "$(HUB_DIR)"
