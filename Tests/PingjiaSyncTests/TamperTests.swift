@@ -222,3 +222,30 @@ import Testing
         try FileManager.default.copyItem(atPath: backup, toPath: device.location.storeFile)
     }
 }
+
+@Suite struct RetentionTests {
+    @Test func onlyAcknowledgedOldRecordsArePrunedAndTheChainStillVerifiesAndSyncs() async throws {
+        try await withTempDirectory { dir in
+            let hub = HubHarness(directory: dir)
+            try await hub.start()
+            let device = try TestDevice(directory: dir)
+            defer { device.close() }
+            try await device.enroll(with: hub)
+            try device.rate(10)
+            #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
+            try device.rate(5)
+            let cutoff = Date().addingTimeInterval(60)   // every record is "older" than this
+            // Only the 10 acknowledged records may go; the 5 unacknowledged ones stay.
+            #expect(try device.store.pruneAcknowledged(ratedBefore: cutoff) == 10)
+            #expect(try device.store.records(after: 0).map(\.seq) == Array(11...15))
+            guard case .intact(count: 5, lastSeq: 15, _) = try device.store.verifyChain() else {
+                Issue.record("the chain does not verify after pruning: \(try device.store.verifyChain())")
+                return
+            }
+            #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
+            #expect(try hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 15, lastSeq: 15))
+            #expect(try device.store.pruneAcknowledged(ratedBefore: Date().addingTimeInterval(-3600)) == 0, "recent records were pruned")
+            await hub.stop()
+        }
+    }
+}
