@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A fault-injecting HTTP proxy between a device and the hub, on loopback. Each request takes the
 /// next fault from a queue (then `.pass` once the queue is empty), and every connection carries
@@ -45,7 +46,13 @@ final class FaultProxy: @unchecked Sendable {
     private var server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>?
     private(set) var port = 0
 
-    init(upstreamPort: Int) { _upstreamPort = upstreamPort }
+    /// With `tls`, the proxy speaks HTTPS to the device (a TLS-terminating front of the hub).
+    private let tls: NIOSSLContext?
+
+    init(upstreamPort: Int, tls: NIOSSLContext? = nil) {
+        _upstreamPort = upstreamPort
+        self.tls = tls
+    }
 
     var upstreamPort: Int {
         get { lock.withLock { _upstreamPort } }
@@ -65,11 +72,13 @@ final class FaultProxy: @unchecked Sendable {
     }
 
     func start() async throws {
+        let tls = self.tls
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
         self.server = server

@@ -167,7 +167,7 @@ final class TestDevice: @unchecked Sendable {
 
     /// A push loop to `baseURL` (the hub, or the fault proxy in front of it).
     func pusher(baseURL: String, batchRecords: Int = 20, timeout: Duration = .seconds(2),
-                key: SigningKey? = nil) throws -> Pusher {
+                key: SigningKey? = nil, caBundle: String? = nil) throws -> Pusher {
         guard let enrollment else { throw HarnessError("enroll the device first") }
         var settings = PushSettings()
         settings.batchRecords = batchRecords
@@ -177,7 +177,7 @@ final class TestDevice: @unchecked Sendable {
         settings.deadLetterPoll = .milliseconds(50)
         let deviceKey = try key ?? SigningKey.load(path: Enrollment.keyFile(location), create: false)
         return Pusher(store: store, key: deviceKey, hubKey: PublicKey(base64: enrollment.hubPublicKey)!,
-                      transport: try HTTPHubTransport(baseURL: baseURL, timeout: timeout), settings: settings, logger: quietLogger)
+                      transport: try HTTPHubTransport(baseURL: baseURL, caBundle: caBundle, timeout: timeout), settings: settings, logger: quietLogger)
     }
 
     /// Every (seq, hash) in the outbox.
