@@ -64,10 +64,12 @@ let package = Package(
             "PingjiaCore",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // Device side of sync: enrollment, push loop, backoff, dead-letter state.
+        // Device side of sync: enrollment, push loop, backoff, dead-letter state, pull endpoints.
         .target(name: "PingjiaSync", dependencies: [
             "PingjiaCore", "PingjiaSyncProtocol", "PingjiaStore", "PingjiaConfig",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -78,6 +80,7 @@ let package = Package(
         .target(name: "PingjiaHub", dependencies: [
             "PingjiaCore", "PingjiaSyncProtocol",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),

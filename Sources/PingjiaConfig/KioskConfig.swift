@@ -96,8 +96,11 @@ public struct KioskConfig: Sendable, Equatable {
     # The hub this kiosk delivers its ratings to. `pingjia enroll --hub URL --code CODE` records
     # the URL it enrolled with; set it here only to override that (e.g. a new address of the hub).
     # hub_url = "https://hub.example.gov.cn:8780"
-    # "push": the kiosk sends its ratings to the hub.
+    # "push": the kiosk sends its ratings to the hub. "pull": the hub fetches them from this
+    # kiosk at `listen` (for halls the hub can reach but that cannot reach the hub).
     mode = "push"
+    # Where the kiosk serves /healthz and, in pull mode, its outbox to the hub (off when unset).
+    # listen = "0.0.0.0:8781"
     # The largest batch: ratings per request, and bytes per request (the hub accepts up to 4 MiB).
     batch_records = 500
     batch_bytes = 1048576
@@ -116,7 +119,7 @@ public struct KioskConfig: Sendable, Equatable {
 
 /// The `[sync]` section: where and how ratings go to the hub.
 public struct SyncConfig: Sendable, Equatable {
-    public enum Mode: String, Sendable, Equatable { case push }
+    public enum Mode: String, Sendable, Equatable { case push, pull }
 
     public var hubURL: String?
     public var mode = Mode.push
@@ -124,6 +127,9 @@ public struct SyncConfig: Sendable, Equatable {
     public var batchBytes = 1_048_576
     public var caBundle: String?
     public var retentionDays = 90
+    /// Where the kiosk serves `/healthz` and, in pull mode, its outbox to the hub ("host:port").
+    public var listenHost: String?
+    public var listenPort: Int?
 
     public init() {}
 
@@ -136,11 +142,21 @@ public struct SyncConfig: Sendable, Equatable {
             }
         }
         if let mode = table.string("mode") {
-            if let parsed = Mode(rawValue: mode) { config.mode = parsed } else if mode == "pull" {
-                table.problem("mode", "mode \"pull\" (the hub fetching from the kiosk) is not available in this version: use \"push\"")
-            } else {
-                table.problem("mode", "mode '\(mode)' must be \"push\"")
+            if let parsed = Mode(rawValue: mode) { config.mode = parsed } else {
+                table.problem("mode", "mode '\(mode)' must be \"push\" (the kiosk sends) or \"pull\" (the hub fetches)")
             }
+        }
+        if let listen = table.string("listen") {
+            let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) {
+                config.listenHost = String(parts[0])
+                config.listenPort = port
+            } else {
+                table.problem("listen", "listen '\(listen)' must be host:port, e.g. 0.0.0.0:8781")
+            }
+        }
+        if config.mode == .pull && config.listenPort == nil {
+            table.problem("mode", "mode \"pull\" needs listen = \"host:port\" where the hub can reach this kiosk, e.g. 0.0.0.0:8781")
         }
         if let count = table.int("batch_records") {
             if (1...5000).contains(count) { config.batchRecords = count } else {

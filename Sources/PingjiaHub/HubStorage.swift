@@ -11,6 +11,8 @@ public protocol HubStorage: Sendable {
     /// Consumes a one-time code: binds `deviceId` and its public key to the slot.
     func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) throws(HubError) -> DeviceEntry
     func revoke(deviceId: String, now: Date) throws(HubError) -> DeviceEntry
+    /// Puts a device in pull mode (the hub fetches from `url`), or back to push with nil.
+    func setPullURL(deviceId: String, url: String?) throws(HubError)
     func devices() throws(HubError) -> [DeviceEntry]
     func device(id: String) throws(HubError) -> DeviceEntry?
     /// Judges a batch whose signature and inner chain are already verified against what the hub
@@ -42,6 +44,8 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
     /// Device clock minus hub clock at the last batch, in milliseconds.
     public let clockOffsetMs: Int64?
     public let lastBatchAt: String?
+    /// Set for a device in pull mode: the base URL of its sync endpoints.
+    public let pullURL: String?
 }
 
 /// A batch that passed `Batch.verify` for the device's enrolled key.

@@ -129,6 +129,10 @@ public final class SQLiteHubStorage: HubStorage {
                 ) STRICT;
                 """)
         }
+        migrator.registerMigration("v2: pull") { db in
+            // Devices in pull mode: the hub fetches from this URL (the kiosk's sync endpoints).
+            try db.execute(sql: "ALTER TABLE device ADD COLUMN pull_url TEXT")
+        }
         return migrator
     }
 
@@ -168,7 +172,7 @@ public final class SQLiteHubStorage: HubStorage {
             publicKey: row["public_key"], status: DeviceEntry.Status(rawValue: row["status"]) ?? .revoked,
             createdAt: row["created_at"], codeExpiresAt: row["code_expires_at"],
             lastSeq: UInt64(row["last_seq"] as Int64), headHash: ChainHash(bytes: [UInt8](head))?.hex ?? "",
-            clockOffsetMs: row["clock_offset_ms"], lastBatchAt: row["last_batch_at"])
+            clockOffsetMs: row["clock_offset_ms"], lastBatchAt: row["last_batch_at"], pullURL: row["pull_url"])
     }
 
     // MARK: - Devices
@@ -210,6 +214,15 @@ public final class SQLiteHubStorage: HubStorage {
             try db.execute(sql: "UPDATE device SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE device_id = ?",
                            arguments: [WireTime.format(now), deviceId])
             return Self.entry(try Row.fetchOne(db, sql: "SELECT * FROM device WHERE device_id = ?", arguments: [deviceId])!)
+        }
+    }
+
+    public func setPullURL(deviceId: String, url: String?) throws(HubError) {
+        try write("setting a pull URL") { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [deviceId]) != nil else {
+                throw HubError.unknownDevice(deviceId)
+            }
+            try db.execute(sql: "UPDATE device SET pull_url = ? WHERE device_id = ?", arguments: [url, deviceId])
         }
     }
 

@@ -198,19 +198,7 @@ public final class Pusher: Sendable {
         return .deadLetter(reason)
     }
 
-    /// The longest prefix of `records` whose encoding stays under `batchBytes` (at least one).
-    private func fit(_ records: [RatingRecord]) -> [RatingRecord] {
-        let encoder = JSONEncoder()
-        var total = 600   // the batch's own fields and signature
-        var count = 0
-        for record in records {
-            let size = ((try? encoder.encode(WireRecord(record)))?.count ?? 1024) + 1
-            if count > 0 && total + size > settings.batchBytes { break }
-            total += size
-            count += 1
-        }
-        return Array(records.prefix(max(count, 1)))
-    }
+    private func fit(_ records: [RatingRecord]) -> [RatingRecord] { fitBatch(records, maxBytes: settings.batchBytes) }
 
     // MARK: - Loops
 
@@ -300,4 +288,18 @@ private final class LockedState: @unchecked Sendable {
         get { lock.lock(); defer { lock.unlock() }; return _resendFrom }
         set { lock.lock(); _resendFrom = newValue; lock.unlock() }
     }
+}
+
+/// The longest prefix of `records` whose batch encoding stays under `maxBytes` (at least one).
+func fitBatch(_ records: [RatingRecord], maxBytes: Int) -> [RatingRecord] {
+    let encoder = JSONEncoder()
+    var total = 600   // the batch's own fields and signature
+    var count = 0
+    for record in records {
+        let size = ((try? encoder.encode(WireRecord(record)))?.count ?? 1024) + 1
+        if count > 0 && total + size > maxBytes { break }
+        total += size
+        count += 1
+    }
+    return Array(records.prefix(max(count, 1)))
 }

@@ -35,6 +35,30 @@ public enum SyncSetup {
     }
 }
 
+extension SyncSetup {
+    /// The kiosk's sync endpoints (`/healthz`, and the outbox in pull mode) when `[sync] listen`
+    /// is set; nil otherwise. In pull mode the device must be enrolled (it checks the hub's key).
+    public static func server(location: StateLocation, config: KioskConfig, store: KioskStore,
+                              logger: Logger) throws(SyncError) -> (any Service)? {
+        guard let host = config.sync.listenHost, let port = config.sync.listenPort else { return nil }
+        let enrollment = try Enrollment.load(location)
+        if config.sync.mode == .pull && enrollment == nil { throw .notEnrolled(location.stateDirectory) }
+        // Without an enrollment only /healthz answers; the outbox needs the hub's key.
+        let hubKey = enrollment.flatMap { PublicKey(base64: $0.hubPublicKey) } ?? SigningKey().publicKey
+        let key: SigningKey
+        do {
+            key = enrollment == nil ? SigningKey() : try SigningKey.load(path: Enrollment.keyFile(location), create: false)
+        } catch {
+            throw .enrollment(error.description)
+        }
+        return buildPullApplication(store: store, key: key, hubKey: hubKey, host: host, port: port,
+                                    batchRecords: config.sync.batchRecords, batchBytes: config.sync.batchBytes,
+                                    servesOutbox: config.sync.mode == .pull && enrollment != nil, logger: logger) { port in
+            logger.info("sync endpoints listening", metadata: ["address": "\(host):\(port)", "mode": "\(config.sync.mode.rawValue)"])
+        }
+    }
+}
+
 /// The push loop as a service of `pingjiad`'s group, after the store: on SIGTERM it stops first
 /// (an interrupted request is simply sent again later), then the store closes.
 public struct SyncService: Service {

@@ -94,14 +94,16 @@ struct Serve: AsyncParsableCommand {
             logger.info("ready", metadata: ["listening": "\(host):\(port)", "db": "\(hubOptions.db)",
                                             "hubKey": "\(hub.key.publicKey.base64)"])
         }
-        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The puller fetches from devices in pull mode (`devices pull`); it stops before the server.
+        let puller = Puller(hub: hub, logger: logger)
+        let group = ServiceGroup(services: [app, puller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         (hub.storage as? SQLiteHubStorage)?.close()
     }
 }
 
 struct Devices: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The device registry.", subcommands: [Add.self, List.self, Revoke.self])
+    static let configuration = CommandConfiguration(abstract: "The device registry.", subcommands: [Add.self, List.self, Revoke.self, Pull.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -163,6 +165,33 @@ struct Devices: AsyncParsableCommand {
             do {
                 let entry = try hubOptions.open().storage.revoke(deviceId: id, now: Date())
                 print("revoked \(id) (\(entry.hall) / \(entry.name)); records held through seq \(entry.lastSeq)")
+            } catch {
+                Self.fail(error)
+            }
+        }
+    }
+}
+
+extension Devices {
+    struct Pull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch a device's ratings from it (pull mode) instead of waiting for its pushes.",
+            discussion: "The kiosk needs [sync] mode = \"pull\" and listen = \"0.0.0.0:8781\"; the running hub picks the change up within 5 s.")
+        @OptionGroup var hubOptions: HubOptions
+        @Argument(help: "The device id (pj-…).") var id: String
+        @Option(help: "The kiosk's sync address, e.g. http://10.1.2.3:8781") var url: String?
+        @Flag(help: "Back to push mode.") var push = false
+
+        func run() async throws {
+            do {
+                guard (url != nil) != push else { throw Failure("give exactly one of --url URL and --push") }
+                if let url {
+                    guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                        throw Failure("--url '\(url)' must be an http:// or https:// URL, e.g. http://10.1.2.3:8781")
+                    }
+                }
+                try hubOptions.open().storage.setPullURL(deviceId: id, url: url)
+                print(url.map { "the hub pulls \(id) from \($0)" } ?? "\(id) pushes to the hub")
             } catch {
                 Self.fail(error)
             }

@@ -68,8 +68,14 @@ struct PingjiaDaemon: AsyncParsableCommand {
         // reverse, so sync has stopped sending before the store closes.
         var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata)]
         do {
-            if let pusher = try SyncSetup.pusher(location: location, config: kiosk.config, store: kiosk.store,
-                                                 logger: Logger(label: "pingjiad.sync")) {
+            let syncLogger = Logger(label: "pingjiad.sync")
+            if let server = try SyncSetup.server(location: location, config: kiosk.config, store: kiosk.store, logger: syncLogger) {
+                services.append(server)
+            }
+            if kiosk.config.sync.mode == .pull {
+                logger.info("sync: pull mode, the hub fetches ratings from this kiosk")
+            } else if let pusher = try SyncSetup.pusher(location: location, config: kiosk.config, store: kiosk.store,
+                                                        logger: syncLogger) {
                 services.append(SyncService(pusher: pusher, logger: logger))
             } else {
                 logger.notice("sync is off: this kiosk is not enrolled with a hub (pingjia enroll --hub URL --code CODE)")

@@ -180,4 +180,54 @@ import Testing
             #expect(status.stdout.contains("through seq 3 of 3 (0 waiting)"), "\(status)")
         }
     }
+
+    /// A port nobody listens on right now (bound to 0, then released).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw SupportError("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test func pullModeTheRunningHubFetchesFromTheKiosk() throws {
+        try withTempDir { dir in
+            let hubDB = dir.appendingPathComponent("hub/hub.db")
+            let (hub, url) = try Self.startHub(db: hubDB, in: dir)
+            defer { hub.stop() }
+            let code = try Self.hubCLI(["devices", "add", "--hall", "H", "--name", "N"], db: hubDB, in: dir).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = try initialisedState(in: dir, roster: true)
+            let device = try deviceId(of: state)
+            #expect(try pingjia(["enroll", "--hub", url, "--code", code], state: state).status == 0)
+            for level in [1, 2, 3, 4, 5] { #expect(try pingjia(["rate", "--staff", "A1023", "--level", "\(level)"], state: state).status == 0) }
+            let port = try Self.freePort()
+            let config = state.appendingPathComponent("pingjia.toml")
+            try (String(contentsOf: config, encoding: .utf8)
+                .replacingOccurrences(of: "mode = \"push\"", with: "mode = \"pull\"")
+                .replacingOccurrences(of: "# listen = \"0.0.0.0:8781\"", with: "listen = \"127.0.0.1:\(port)\""))
+                .write(to: config, atomically: true, encoding: .utf8)
+            let daemon = try Running(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
+            #expect(daemon.waitFor("sync endpoints listening", timeout: 20), "\(daemon.log)")
+            let pull = try Self.hubCLI(["devices", "pull", device, "--url", "http://127.0.0.1:\(port)"], db: hubDB, in: dir)
+            #expect(pull.status == 0, "\(pull)")
+
+            var acked = false
+            let deadline = Date().addingTimeInterval(30)
+            while !acked && Date() < deadline {
+                acked = try pingjia(["sync", "status"], state: state).stdout.contains("through seq 5 of 5 (0 waiting)")
+                if !acked { Thread.sleep(forTimeInterval: 0.3) }
+            }
+            daemon.stop()
+            #expect(acked, "the hub did not pull within 30 s:\n\(hub.log)\n\(daemon.log)")
+            #expect(try Self.chain(state.appendingPathComponent("pingjia.db"), table: "rating") == Self.chain(hubDB, table: "record"))
+        }
+    }
 }

@@ -19,12 +19,15 @@ struct SyncConfigTests {
         #expect(config.sync.batchBytes == 65536)
         #expect(config.sync.caBundle == "/etc/pingjia/hub-ca.pem")
         #expect(config.sync.retentionDays == 0)
+        let pull = try KioskConfig.parse(text: "[sync]\nmode = \"pull\"\nlisten = \"0.0.0.0:8781\"\n", file: "pingjia.toml")
+        #expect(pull.sync.mode == .pull && pull.sync.listenHost == "0.0.0.0" && pull.sync.listenPort == 8781)
     }
 
     @Test(arguments: [
         ("hub_url = \"ftp://hub\"", 2, "must be an http:// or https:// URL"),
-        ("mode = \"pull\"", 2, "not available in this version"),
+        ("mode = \"pull\"", 2, "needs listen"),
         ("mode = \"both\"", 2, "must be \"push\""),
+        ("listen = \"8781\"", 2, "must be host:port"),
         ("batch_records = 0", 2, "must be 1-5000"),
         ("batch_bytes = 100", 2, "must be 16384-4000000"),
         ("ca_bundle = \"hub.pem\"", 2, "must be an absolute path"),
