@@ -86,8 +86,8 @@ public final class Hub: Sendable {
         case .failure(let problem):
             // Correctly signed yet internally broken: the device's own store is damaged or was
             // tampered with after signing. Worth an alarm, not only a refusal.
-            if case let .chainBroken(seq, _) = problem, let sqlite = storage as? SQLiteHubStorage {
-                try? sqlite.raiseAlarm(deviceId: deviceId, kind: "chain-broken", seq: seq, detail: problem.description, at: now())
+            if case let .chainBroken(seq, _) = problem {
+                try? storage.raiseAlarm(deviceId: deviceId, kind: "chain-broken", seq: seq, detail: problem.description, at: now())
             }
             logger.error("ALARM: batch refused, broken chain", metadata: ["device": "\(deviceId)", "problem": "\(problem)"])
             return .failure(Problem(type: Problem.Kind.chainBroken, title: "Broken chain", status: 422, detail: problem.description))

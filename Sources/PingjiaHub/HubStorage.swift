@@ -23,6 +23,8 @@ public protocol HubStorage: Sendable {
     /// Recomputes every stored record's hash and the links between them.
     func verifyChain(deviceId: String) throws(HubError) -> ChainVerification
     func alarms() throws(HubError) -> [Alarm]
+    /// Records an alarm found outside `ingest` (a correctly signed batch whose own chain is broken).
+    func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) throws(HubError)
     /// Export feed: records after `cursor`, in the order they were received.
     func exportRecords(after cursor: Int64, limit: Int) throws(HubError) -> [ExportedRecord]
     func exportCursor(consumer: String) throws(HubError) -> Int64
