@@ -256,8 +256,7 @@ public final class SQLiteHubStorage: HubStorage {
             if batch.fromSeq > head + 1 { return .gap(expectedSeq: head + 1) }
 
             func alarm(_ kind: String, _ seq: UInt64, _ detail: String) throws {
-                try db.execute(sql: "INSERT INTO alarm (at, device_id, kind, seq, detail) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [receivedAt, batch.deviceId, kind, Int64(seq), detail])
+                try Self.insertAlarm(db, at: receivedAt, deviceId: batch.deviceId, kind: kind, seq: seq, detail: detail)
             }
             // Records the hub already holds must be the very same records.
             for record in batch.records where record.seq <= head {
@@ -313,9 +312,18 @@ public final class SQLiteHubStorage: HubStorage {
     /// Records an alarm outside an ingest (e.g. a batch whose chain was broken inside itself).
     public func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) throws(HubError) {
         try write("recording an alarm") { db in
-            try db.execute(sql: "INSERT INTO alarm (at, device_id, kind, seq, detail) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [WireTime.format(at), deviceId, kind, seq.map { Int64($0) }, detail])
+            try Self.insertAlarm(db, at: WireTime.format(at), deviceId: deviceId, kind: kind, seq: seq, detail: detail)
         }
+    }
+
+    /// One alarm per problem: a device retrying the same refused batch (its request timed out,
+    /// say) does not raise it again.
+    static func insertAlarm(_ db: Database, at: String, deviceId: String, kind: String, seq: UInt64?, detail: String) throws {
+        try db.execute(sql: """
+            INSERT INTO alarm (at, device_id, kind, seq, detail)
+            SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (
+                SELECT 1 FROM alarm WHERE device_id = ? AND kind = ? AND seq IS ? AND detail = ?)
+            """, arguments: [at, deviceId, kind, seq.map { Int64($0) }, detail, deviceId, kind, seq.map { Int64($0) }, detail])
     }
 
     public func chain(deviceId: String) throws(HubError) -> [(seq: UInt64, hash: ChainHash)] {

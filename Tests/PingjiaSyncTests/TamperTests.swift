@@ -111,6 +111,9 @@ import Testing
             #expect(problem?.detail.contains("seq 5") == true, "\(String(describing: problem))")
             #expect(try hub.storage.chain(deviceId: device.deviceId).count == 3)
             #expect(try hub.storage.alarms().map(\.kind) == ["chain-broken"])
+            // The same batch again (a retry) is refused again but raises no second alarm.
+            #expect(try await Self.post(batch, to: hub).0 == 422)
+            #expect(try hub.storage.alarms().count == 1)
             await hub.stop()
         }
     }
