@@ -79,3 +79,31 @@ public struct SyncService: Service {
         logger.info("sync: stopped")
     }
 }
+
+/// Pruning by `retention_days` for a kiosk in pull mode, where no push loop runs: once at start,
+/// then hourly. (In push mode the push loop prunes when it is idle.)
+public struct RetentionService: Service {
+    let store: KioskStore
+    let days: Int
+    let logger: Logger
+
+    public init(store: KioskStore, days: Int, logger: Logger) {
+        self.store = store
+        self.days = days
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let removed = try store.pruneAcknowledged(ratedBefore: Date().addingTimeInterval(-Double(days) * 86400))
+                    if removed > 0 { logger.info("pruned acknowledged ratings", metadata: ["count": "\(removed)", "olderThanDays": "\(days)"]) }
+                } catch {
+                    logger.error("pruning failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+    }
+}

@@ -74,6 +74,9 @@ struct PingjiaDaemon: AsyncParsableCommand {
             }
             if kiosk.config.sync.mode == .pull {
                 logger.info("sync: pull mode, the hub fetches ratings from this kiosk")
+                if kiosk.config.sync.retentionDays > 0 {
+                    services.append(RetentionService(store: kiosk.store, days: kiosk.config.sync.retentionDays, logger: syncLogger))
+                }
             } else if let pusher = try SyncSetup.pusher(location: location, config: kiosk.config, store: kiosk.store,
                                                         logger: syncLogger) {
                 services.append(SyncService(pusher: pusher, logger: logger))
