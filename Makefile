@@ -6,6 +6,7 @@
 #   make run       deps + build, then a demo kiosk in ./.pingjia (roster, QR), pingjiad in the foreground
 #   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
 #   make test      deps + the whole test suite
+#   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
 #   make clean     remove build products and the demo state
 
 SWIFT     ?= swift
@@ -14,13 +15,18 @@ HUB_DIR   ?= $(CURDIR)/.pingjia-hub
 BIN       := $(CURDIR)/.build/debug
 
 # Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
-# renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk.
+# renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk,
+# umockdev (+ its GObject bindings for the Python emulator) plays USB keypads to real libusb.
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
-                sqlite3 zbar-tools librsvg2-bin strace
+                sqlite3 zbar-tools librsvg2-bin strace \
+                umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi
+
+FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster
+FUZZ_SECONDS ?= 60
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps print-deps build release run run-hub test clean
+.PHONY: deps print-deps build release run run-hub test fuzz clean
 
 print-deps:
 	@echo $(DEB_PACKAGES)
@@ -64,5 +70,8 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+fuzz: deps
+	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
+
 clean:
-	rm -rf .build "$(STATE_DIR)" "$(HUB_DIR)"
+	rm -rf .build .build-fuzz "$(STATE_DIR)" "$(HUB_DIR)"

@@ -17,7 +17,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
         // The hub's HTTP server. No traits: skips swift-configuration and the full-Foundation extras.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0", traits: []),
@@ -36,13 +35,17 @@ let package = Package(
         .systemLibrary(name: "CLibUSB", path: "Sources/CLibUSB", pkgConfig: "libusb-1.0",
                        providers: [.apt(["libusb-1.0-0-dev"])]),
 
-        .target(name: "PingjiaTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "PingjiaTOML"),
         .target(name: "PingjiaCore", dependencies: [
             "PingjiaTOML",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "PingjiaQR", dependencies: ["CQRencode", "CPNG"]),
         .target(name: "PingjiaUSB", dependencies: ["CLibUSB"]),
+        .target(name: "PingjiaDevices", dependencies: [
+            "PingjiaUSB", "PingjiaTOML", "PingjiaCore", "PingjiaConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "PingjiaConfig", dependencies: ["PingjiaCore", "PingjiaTOML", "PingjiaQR"]),
         .target(name: "PingjiaRoster", dependencies: [
             "PingjiaCore",
@@ -95,17 +98,23 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "pingjiad", dependencies: [
-            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaSync",
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices", "PingjiaSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "pingjia", dependencies: [
-            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaQR", "PingjiaUSB", "PingjiaKiosk",
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaQR", "PingjiaUSB", "PingjiaDevices", "PingjiaKiosk",
             "PingjiaSync", "PingjiaSyncProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // libFuzzer entry points; `make fuzz` builds them with sanitizers in .build-fuzz
+        // (scripts/fuzz.sh). In a normal build they are small executables that do nothing.
+        .executableTarget(name: "FuzzScale", dependencies: ["PingjiaCore"], path: "Tests/Fuzz/FuzzScale"),
+        .executableTarget(name: "FuzzConfig", dependencies: ["PingjiaConfig"], path: "Tests/Fuzz/FuzzConfig"),
+        .executableTarget(name: "FuzzRoster", dependencies: ["PingjiaRoster"], path: "Tests/Fuzz/FuzzRoster"),
 
         .testTarget(name: "PingjiaCoreTests", dependencies: ["PingjiaCore", "PingjiaTOML"]),
         .testTarget(name: "PingjiaQRTests", dependencies: ["PingjiaQR"]),
@@ -116,6 +125,13 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "PingjiaDevicesTests", dependencies: [
+            "PingjiaDevices", "PingjiaUSB", "PingjiaTOML", "PingjiaConfig", "PingjiaCore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Real libusb against umockdev-emulated devices: the built `pingjia` and `pingjiad` run
+        // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device.
+        .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad"]),
         .testTarget(name: "PingjiaSyncProtocolTests", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"]),
         // Real HTTP over loopback, real SQLite on both sides, and a fault-injecting proxy between.
         .testTarget(name: "PingjiaSyncTests", dependencies: [

@@ -14,6 +14,9 @@ public struct KioskConfig: Sendable, Equatable {
     public var qrErrorCorrection = QRErrorCorrection.medium
     public var logLevel = "info"
     public var sync = SyncConfig()
+    /// Which staff member each rating device rates (`[[keypad]]`), until pairing at the window
+    /// is built; a device with no entry still rates, flagged `unarmed`.
+    public var keypads: [KeypadPairing] = []
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -53,6 +56,18 @@ public struct KioskConfig: Sendable, Equatable {
         if let log = root.table("log"), let level = log.string("level") {
             if logLevels.contains(level) { config.logLevel = level } else {
                 log.problem("level", "log level '\(level)' must be one of \(logLevels.joined(separator: ", "))")
+            }
+        }
+        for keypad in root.tables("keypad") ?? [] {
+            let port = keypad.string("port")
+            let serial = keypad.string("serial")
+            let staff = keypad.string("staff", required: true)
+            let window = keypad.string("window")
+            if port == nil && serial == nil {
+                keypad.problem(nil, "a [[keypad]] needs port = \"1-1.2\" or serial = \"…\" (see `pingjia devices list`)")
+            }
+            if let staff, port != nil || serial != nil {
+                config.keypads.append(KeypadPairing(port: port, serial: serial, staffId: staff, windowId: window))
             }
         }
         try document.finish()
@@ -113,6 +128,14 @@ public struct KioskConfig: Sendable, Equatable {
     [log]
     # trace, debug, info, notice, warning, error or critical
     level = "info"
+
+    # Rating devices and whom they rate: one [[keypad]] per keypad or touch terminal, found by the
+    # USB port it is plugged into (`pingjia devices list`) or its serial number. Presses on a
+    # device with no entry are still recorded, flagged unarmed.
+    # [[keypad]]
+    # port = "1-1.2"
+    # staff = "A1023"                # 工号 from the roster
+    # window = "W03"                 # default: the staff member's window in the roster
 
     """
 }
@@ -178,5 +201,27 @@ public struct SyncConfig: Sendable, Equatable {
                 table.problem("retention_days", "retention_days \(days) must be 0 (keep all) to 3650")
             }
         }
+    }
+}
+
+/// One `[[keypad]]` of the config: the device at `port` (or with `serial`) rates `staffId`.
+public struct KeypadPairing: Sendable, Equatable {
+    public var port: String?
+    public var serial: String?
+    public var staffId: String
+    public var windowId: String?
+
+    public init(port: String?, serial: String?, staffId: String, windowId: String?) {
+        self.port = port
+        self.serial = serial
+        self.staffId = staffId
+        self.windowId = windowId
+    }
+
+    /// The pairing for a device; serial numbers win over ports (a unit moved to another port
+    /// keeps its staff member).
+    public static func find(in pairings: [KeypadPairing], port: String, serial: String?) -> KeypadPairing? {
+        if let serial, let bySerial = pairings.first(where: { $0.serial == serial }) { return bySerial }
+        return pairings.first { $0.serial == nil && $0.port == port }
     }
 }

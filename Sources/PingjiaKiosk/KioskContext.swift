@@ -62,23 +62,27 @@ public final class KioskContext: Sendable {
     }
 
     /// Records one rating for `staffId` at their window and returns it once it is on disk.
-    public func rate(staffId: String, level: Int, scale scaleName: String? = nil, reasons: [String] = [],
+    /// A nil `staffId` is a press on a device paired with nobody: kept, with no staff, and the
+    /// caller flags it (`unarmed`) so reports count it apart.
+    public func rate(staffId: String?, level: Int, scale scaleName: String? = nil, reasons: [String] = [],
                      comment: String? = nil, channel: RatingChannel, flags: Set<RatingFlag> = [],
                      windowId: String? = nil, matterCode: String? = nil, caseNo: String? = nil) throws(KioskError) -> RatingRecord {
-        let staff: Staff?
-        do {
-            staff = try store.staff(id: staffId)
-        } catch {
-            throw .store(error.description)
-        }
-        guard let staff else {
-            throw .rating("no staff with 工号 '\(staffId)' in the roster: import it with `pingjia roster import FILE.csv`")
+        var staff: Staff?
+        if let staffId {
+            do {
+                staff = try store.staff(id: staffId)
+            } catch {
+                throw .store(error.description)
+            }
+            guard staff != nil else {
+                throw .rating("no staff with 工号 '\(staffId)' in the roster: import it with `pingjia roster import FILE.csv`")
+            }
         }
         let scale = try scale(scaleName)
         let rating: NewRating
         do {
             rating = try NewRating(scale: scale, level: level, reasons: reasons, comment: comment,
-                                   staffId: staff.id, windowId: windowId ?? staff.windowId,
+                                   staffId: staff?.id, windowId: windowId ?? staff?.windowId,
                                    matterCode: matterCode, caseNo: caseNo, channel: channel,
                                    at: clock.now(), flags: flags)
         } catch {

@@ -37,7 +37,10 @@ public final class KioskStore: Sendable {
             throw .cannotOpen(path: path, reason: reason)
         }
 
-        let recovered: (pool: DatabasePool, movedTo: String)? = try lock.withExclusive(waitingUpTo: 3) { () throws(StoreError) in
+        let recovered: (pool: DatabasePool, movedTo: String?)? = try lock.withExclusive(waitingUpTo: 3) { () throws(StoreError) in
+            // Another process that found the same damage may have recovered while this one waited
+            // for the lock: then the file in place is its fresh store, which must not be moved too.
+            if case .success(let pool) = openChecked(path: path) { return (pool, nil) }
             let movedTo = try moveAside(path: path, at: now())
             switch openChecked(path: path) {
             case .success(let fresh): return (fresh, movedTo)
@@ -50,12 +53,15 @@ public final class KioskStore: Sendable {
                 "store": "\(path)", "reason": "\(damage)"])
             throw .damagedInUse(path: path, reason: damage)
         }
+        guard let movedTo = recovered.movedTo else {
+            return try KioskStore(path: path, deviceId: deviceId, pool: recovered.pool, lock: lock, health: .ok)
+        }
         logger.critical("ALARM: the rating store was damaged and has been moved aside; a fresh store is in use", metadata: [
-            "store": "\(path)", "damagedFile": "\(recovered.movedTo)", "reason": "\(damage)",
+            "store": "\(path)", "damagedFile": "\(movedTo)", "reason": "\(damage)",
             "action": "keep the damaged file for recovery; ratings not yet synced may be in it",
         ])
         let incident = StoreIncident(at: DeviceTime.format(now()), kind: "damaged-store-moved-aside",
-                                     detail: damage, damagedFile: recovered.movedTo)
+                                     detail: damage, damagedFile: movedTo)
         let store = try KioskStore(path: path, deviceId: deviceId, pool: recovered.pool, lock: lock, health: .recovered(incident))
         try store.record(incident)
         return store

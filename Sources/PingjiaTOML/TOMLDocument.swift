@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// One problem in a data file, reported as `file:line: message` so a hall's IT person can find it.
 public struct TOMLProblem: Error, Sendable, Equatable, CustomStringConvertible {
@@ -37,23 +36,18 @@ public struct TOMLProblems: Error, Sendable, Equatable, CustomStringConvertible 
 /// version, and silently ignoring it would leave a hall running with a setting it believes it has.
 public final class TOMLDocument {
     public let file: String
-    private let locator: KeyLocator
-    private let rootTable: TOMLTable
+    private let rootTable: TOMLTableNode
     private var problems: [TOMLProblem] = []
-    private var visited: [(path: [String], table: TOMLTable)] = []
+    private var visited: [(path: [String], table: TOMLTableNode)] = []
     private var asked: [String: Set<String>] = [:]
 
     public init(text: String, file: String) throws(TOMLProblems) {
         self.file = file
         do {
-            rootTable = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw TOMLProblems([TOMLProblem(file: file, line: error.source.begin.line,
-                                            message: "not valid TOML: \(error.description) (column \(error.source.begin.column))")])
+            rootTable = try TOMLParser.parse(text)
         } catch {
-            throw TOMLProblems([TOMLProblem(file: file, line: nil, message: "not valid TOML: \(error)")])
+            throw TOMLProblems([TOMLProblem(file: file, line: error.line, message: "not valid TOML: \(error.message)")])
         }
-        locator = KeyLocator(text: text)
     }
 
     /// Reads `path` as UTF-8 TOML. A missing or unreadable file is one problem naming the file.
@@ -72,16 +66,57 @@ public final class TOMLDocument {
 
     /// Adds a validation problem found by the caller (e.g. a value out of range) at `path`'s line.
     public func problem(at path: [String], _ message: String) {
-        problems.append(TOMLProblem(file: file, line: locator.line(of: path), message: message))
+        problems.append(TOMLProblem(file: file, line: line(of: path), message: message))
     }
 
-    public func line(of path: [String]) -> Int? { locator.line(of: path) }
+    /// The line `path` was written on (array elements by index, e.g. `["levels", "2", "label"]`),
+    /// or that of its nearest ancestor written on a line of its own.
+    public func line(of path: [String]) -> Int? {
+        var position = Position.table(rootTable)
+        var line: Int?
+        for component in path {
+            switch position {
+            case .table(let table):
+                guard let node = table[component] else { return line }
+                line = node.line
+                position = Position(node.value)
+            case .elements(let nodes):
+                guard let index = Int(component), nodes.indices.contains(index) else { return line }
+                line = nodes[index].line
+                position = Position(nodes[index].value)
+            case .tables(let tables):
+                guard let index = Int(component), tables.indices.contains(index) else { return line }
+                line = tables[index].line
+                position = .table(tables[index])
+            case .leaf:
+                return line
+            }
+        }
+        return line
+    }
+
+    /// Where a walk down a key path stands.
+    private enum Position {
+        case table(TOMLTableNode)
+        case elements([TOMLNode])
+        case tables([TOMLTableNode])
+        case leaf
+
+        init(_ value: TOMLValue) {
+            switch value {
+            case .table(let table): self = .table(table)
+            case .array(let elements): self = .elements(elements)
+            case .tableArray(let tables): self = .tables(tables)
+            default: self = .leaf
+            }
+        }
+    }
 
     /// Throws every recorded problem plus one per key that no reader asked for.
     public func finish() throws(TOMLProblems) {
         for (path, table) in visited {
             let known = asked[TOMLDocument.pathKey(path), default: []]
-            for key in table.keys.sorted() where !known.contains(key) {
+            for key in table.keys where !known.contains(key) {
                 let place = path.isEmpty ? "at the top level" : "in [\(TOMLDocument.display(path))]"
                 let expected = known.sorted().joined(separator: ", ")
                 problem(at: path + [key], "unknown key '\(key)' \(place)" + (expected.isEmpty ? "" : " (known keys: \(expected))"))
@@ -90,7 +125,7 @@ public final class TOMLDocument {
         if !problems.isEmpty { throw TOMLProblems(problems) }
     }
 
-    fileprivate func reader(for table: TOMLTable, path: [String]) -> TOMLReader {
+    fileprivate func reader(for table: TOMLTableNode, path: [String]) -> TOMLReader {
         if !visited.contains(where: { $0.path == path }) { visited.append((path, table)) }
         return TOMLReader(document: self, table: table, path: path)
     }
@@ -119,9 +154,10 @@ public final class TOMLDocument {
 /// wrong; the reason is recorded in the document, so callers just skip what they can't use.
 public struct TOMLReader {
     public let document: TOMLDocument
-    let table: TOMLTable
+    let table: TOMLTableNode
     public let path: [String]
 
+    /// The keys of this table in the order they were written.
     public var keys: [String] { table.keys }
 
     public func has(_ key: String) -> Bool { table[key] != nil }
@@ -131,57 +167,71 @@ public struct TOMLReader {
     }
 
     public func string(_ key: String, required: Bool = false) -> String? {
-        value(key, required: required, typeName: "a string") { $0.string }
+        value(key, required: required, typeName: "a string") {
+            if case .string(let text) = $0 { text } else { nil }
+        }
     }
 
     public func int(_ key: String, required: Bool = false) -> Int? {
-        value(key, required: required, typeName: "an integer") { $0.int }
+        value(key, required: required, typeName: "an integer") {
+            if case .integer(let number) = $0 { number } else { nil }
+        }
     }
 
     public func bool(_ key: String, required: Bool = false) -> Bool? {
-        value(key, required: required, typeName: "true or false") { $0.bool }
+        value(key, required: required, typeName: "true or false") {
+            if case .boolean(let flag) = $0 { flag } else { nil }
+        }
     }
 
     public func stringArray(_ key: String, required: Bool = false) -> [String]? {
-        value(key, required: required, typeName: "an array of strings") { node in
-            guard let array = node.array else { return nil }
+        value(key, required: required, typeName: "an array of strings") { value in
+            guard case .array(let elements) = value else { return nil }
             var strings: [String] = []
-            for element in array {
-                guard let string = element.string else { return nil }
-                strings.append(string)
+            for element in elements {
+                guard case .string(let text) = element.value else { return nil }
+                strings.append(text)
             }
             return strings
         }
     }
 
     public func table(_ key: String, required: Bool = false) -> TOMLReader? {
-        value(key, required: required, typeName: "a table ([\(TOMLDocument.display(path + [key]))])") { node in
-            node.table.map { document.reader(for: $0, path: path + [key]) }
+        value(key, required: required, typeName: "a table ([\(TOMLDocument.display(path + [key]))])") { value in
+            guard case .table(let child) = value else { return nil }
+            return document.reader(for: child, path: path + [key])
         }
     }
 
-    /// An array of tables (`[[key]]`), each element a reader of its own.
+    /// An array of tables (`[[key]]`, or an array of inline tables), each element a reader of its own.
     public func tables(_ key: String, required: Bool = false) -> [TOMLReader]? {
-        value(key, required: required, typeName: "an array of tables ([[\(key)]])") { node in
-            guard let array = node.array else { return nil }
-            var readers: [TOMLReader] = []
-            for (index, element) in array.enumerated() {
-                guard let table = element.table else { return nil }
-                readers.append(document.reader(for: table, path: path + [key, String(index)]))
+        value(key, required: required, typeName: "an array of tables ([[\(key)]])") { value in
+            let children: [TOMLTableNode]
+            switch value {
+            case .tableArray(let elements):
+                children = elements
+            case .array(let elements):
+                var inline: [TOMLTableNode] = []
+                for element in elements {
+                    guard case .table(let child) = element.value else { return nil }
+                    inline.append(child)
+                }
+                children = inline
+            default:
+                return nil
             }
-            return readers
+            return children.enumerated().map { document.reader(for: $1, path: path + [key, String($0)]) }
         }
     }
 
-    private func value<T>(_ key: String, required: Bool, typeName: String,
-                          _ extract: (TOMLValueConvertible) -> T?) -> T? {
+    private func value<T>(_ key: String, required: Bool, typeName: String, _ extract: (TOMLValue) -> T?) -> T? {
         document.ask(key, in: path)
         guard let node = table[key] else {
             if required { problem(nil, "missing required key '\(key)'" + (path.isEmpty ? "" : " in [\(TOMLDocument.display(path))]")) }
             return nil
         }
-        guard let result = extract(node) else {
-            problem(key, "'\(key)' must be \(typeName), not \(node.type)")
+        guard let result = extract(node.value) else {
+            problem(key, "'\(key)' must be \(typeName), not \(node.value.typeName)")
             return nil
         }
         return result

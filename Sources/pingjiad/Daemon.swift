@@ -2,14 +2,16 @@ import ArgumentParser
 import Foundation
 import Logging
 import PingjiaConfig
+import PingjiaDevices
 import PingjiaKiosk
 import PingjiaStore
 import PingjiaSync
 import ServiceLifecycle
 
 /// The kiosk daemon. It opens the kiosk's state (config, device id, scales, store, recovering a
-/// damaged store if needed), pushes ratings to the hub once the kiosk is enrolled, and runs until
-/// SIGTERM or SIGINT; USB devices and the window display join the service group as they are built.
+/// damaged store if needed), drives the USB rating devices, pushes ratings to the hub once the
+/// kiosk is enrolled, and runs until SIGTERM or SIGINT; the window display joins the service group
+/// when it is built.
 @main
 struct PingjiaDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +24,9 @@ struct PingjiaDaemon: AsyncParsableCommand {
 
     @Option(help: "Config file (default: $PINGJIA_CONFIG, else <state-dir>/pingjia.toml).")
     var config: String?
+
+    @Option(name: .customLong("devices-dir"), help: "Another folder of device profiles (repeatable; read after /usr/share/pingjia/devices and /etc/pingjia/devices).")
+    var devicesDirs: [String] = []
 
     func run() async throws {
         let location = StateLocation(stateDirectory: stateDir, configFile: config)
@@ -64,9 +69,16 @@ struct PingjiaDaemon: AsyncParsableCommand {
             "waitingForHub": "\(status?.pending ?? 0)",
             "storeHealth": "\(status?.health ?? "unknown")",
         ]
-        // Services in dependency order: the store first, sync after it. The group stops them in
-        // reverse, so sync has stopped sending before the store closes.
-        var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata)]
+        var profiles = ProfileSet.load(directories: ProfileSet.standardDirectories(extra: devicesDirs))
+        profiles.checkScales(kiosk.scales, defaultScale: scaleName)
+        for problem in profiles.problems {
+            logger.error("device profile rejected", metadata: ["problem": "\(problem)"])
+        }
+        // Services in dependency order: the store first, then USB devices and sync. The group
+        // stops them in reverse, so USB has let go and sync has stopped sending before the store
+        // closes.
+        var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
+                                       DeviceService(kiosk: kiosk, profiles: profiles, logger: logger)]
         do {
             let syncLogger = Logger(label: "pingjiad.sync")
             if let server = try SyncSetup.server(location: location, config: kiosk.config, store: kiosk.store, logger: syncLogger) {
