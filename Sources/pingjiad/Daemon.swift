@@ -5,11 +5,13 @@ import PingjiaConfig
 import PingjiaDevices
 import PingjiaKiosk
 import PingjiaStore
+import PingjiaSync
 import ServiceLifecycle
 
 /// The kiosk daemon. It opens the kiosk's state (config, device id, scales, store, recovering a
-/// damaged store if needed), drives the USB rating devices, and runs until SIGTERM or SIGINT; the
-/// window display and sync join the service group as they are built.
+/// damaged store if needed), drives the USB rating devices, pushes ratings to the hub once the
+/// kiosk is enrolled, and runs until SIGTERM or SIGINT; the window display joins the service group
+/// when it is built.
 @main
 struct PingjiaDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,10 +76,34 @@ struct PingjiaDaemon: AsyncParsableCommand {
         for problem in profiles.problems {
             logger.error("device profile rejected", metadata: ["problem": "\(problem)"])
         }
-        // Store first: the group stops services in reverse order, so USB lets go before the store closes.
+        // Services in dependency order: the store first, then USB devices and sync. The group
+        // stops them in reverse, so USB has let go and sync has stopped sending before the store
+        // closes.
+        var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
+                                       DeviceService(kiosk: kiosk, profiles: profiles, logger: logger)]
+        do {
+            let syncLogger = Logger(label: "pingjiad.sync")
+            if let server = try SyncSetup.server(location: location, config: kiosk.config, store: kiosk.store, logger: syncLogger) {
+                services.append(server)
+            }
+            if kiosk.config.sync.mode == .pull {
+                logger.info("sync: pull mode, the hub fetches ratings from this kiosk")
+                if kiosk.config.sync.retentionDays > 0 {
+                    services.append(RetentionService(store: kiosk.store, days: kiosk.config.sync.retentionDays, logger: syncLogger))
+                }
+            } else if let pusher = try SyncSetup.pusher(location: location, config: kiosk.config, store: kiosk.store,
+                                                        logger: syncLogger) {
+                services.append(SyncService(pusher: pusher, logger: logger))
+            } else {
+                logger.notice("sync is off: this kiosk is not enrolled with a hub (pingjia enroll --hub URL --code CODE)")
+            }
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error)"])
+            kiosk.close()
+            Self.cannotStart(error)
+        }
         let group = ServiceGroup(
-            services: [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
-                       DeviceService(kiosk: kiosk, profiles: profiles, logger: logger)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
