@@ -143,10 +143,10 @@ struct TOMLParser {
             switch scalar {
             case "\"":
                 guard !lookingAt("\"\"\"") else { throw fail("a key cannot be a multi-line string") }
-                components.append(try basicString())
+                components.append(try string(quote: "\""))
             case "'":
                 guard !lookingAt("'''") else { throw fail("a key cannot be a multi-line string") }
-                components.append(try literalString())
+                components.append(try string(quote: "'"))
             default:
                 var bare = ""
                 while let next = peek(), TOMLParser.isBareKey(next) {
@@ -170,9 +170,9 @@ struct TOMLParser {
         guard let scalar = peek() else { throw fail("expected a value, found the end of the file") }
         switch scalar {
         case "\"":
-            return .string(lookingAt("\"\"\"") ? try multilineBasicString() : try basicString())
+            return .string(lookingAt("\"\"\"") ? try multilineString(quote: "\"") : try string(quote: "\""))
         case "'":
-            return .string(lookingAt("'''") ? try multilineLiteralString() : try literalString())
+            return .string(lookingAt("'''") ? try multilineString(quote: "'") : try string(quote: "'"))
         case "[":
             return try array()
         case "{":
@@ -192,11 +192,11 @@ struct TOMLParser {
         advance()
         var elements: [TOMLNode] = []
         while true {
-            try skipWhitespaceNewlinesAndComments()
+            try skipBlankLinesAndComments()
             if peek() == "]" { advance(); return .array(elements) }
             let elementLine = line
             elements.append(TOMLNode(value: try value(), line: elementLine))
-            try skipWhitespaceNewlinesAndComments()
+            try skipBlankLinesAndComments()
             switch peek() {
             case ",": advance()
             case "]": advance(); return .array(elements)
@@ -306,16 +306,23 @@ struct TOMLParser {
 
     // MARK: - Strings
 
-    private mutating func basicString() throws(Failure) -> String {
+    /// `"…"` (with escapes) or `'…'` (literal), on one line.
+    private mutating func string(quote: Unicode.Scalar) throws(Failure) -> String {
+        let escapes = quote == "\""
+        let shown = escapes ? "'\"'" : "\"'\""
         advance()
         var result = ""
         while true {
-            guard let scalar = peek() else { throw fail("the string is never closed with '\"'") }
+            guard let scalar = peek() else { throw fail("the string is never closed with \(shown)") }
             advance()
             switch scalar {
-            case "\"": return result
-            case "\\": try escape(into: &result)
-            case "\n", "\r": throw fail("the string is not closed on its line: close it with '\"', or use \"\"\" for several lines")
+            case quote:
+                return result
+            case "\\" where escapes:
+                try escape(into: &result)
+            case "\n", "\r":
+                let multiline = String(repeating: String(quote), count: 3)
+                throw fail("the string is not closed on its line: close it with \(shown), or use \(multiline) for several lines")
             default:
                 try checkAllowed(scalar)
                 result.unicodeScalars.append(scalar)
@@ -323,38 +330,25 @@ struct TOMLParser {
         }
     }
 
-    private mutating func literalString() throws(Failure) -> String {
-        advance()
-        var result = ""
-        while true {
-            guard let scalar = peek() else { throw fail("the string is never closed with \"'\"") }
-            advance()
-            switch scalar {
-            case "'": return result
-            case "\n", "\r": throw fail("the string is not closed on its line: close it with \"'\", or use ''' for several lines")
-            default:
-                try checkAllowed(scalar)
-                result.unicodeScalars.append(scalar)
-            }
-        }
-    }
-
-    private mutating func multilineBasicString() throws(Failure) -> String {
+    /// Three quotes: `"` with escapes and line-ending backslashes, `'` literal.
+    private mutating func multilineString(quote: Unicode.Scalar) throws(Failure) -> String {
+        let escapes = quote == "\""
+        let delimiter = String(repeating: String(quote), count: 3)
         index += 3
         skipFirstNewline()
         var result = ""
         while true {
-            guard let scalar = peek() else { throw fail("the multi-line string is never closed with \"\"\"") }
-            if lookingAt("\"\"\"") {
+            guard let scalar = peek() else { throw fail("the multi-line string is never closed with \(delimiter)") }
+            if lookingAt(delimiter) {
                 index += 3
                 // Up to two quotes right before the closing delimiter belong to the content.
                 var extra = 0
-                while peek() == "\"" && extra < 2 { result.unicodeScalars.append("\""); advance(); extra += 1 }
+                while peek() == quote && extra < 2 { result.unicodeScalars.append(quote); advance(); extra += 1 }
                 return result
             }
             advance()
             switch scalar {
-            case "\\":
+            case "\\" where escapes:
                 if let next = peek(), next == " " || next == "\t" || next == "\n" || next == "\r" {
                     // A line-ending backslash trims the line break and the blanks that follow.
                     var sawNewline = false
@@ -366,32 +360,6 @@ struct TOMLParser {
                 } else {
                     try escape(into: &result)
                 }
-            case "\n":
-                line += 1
-                result.unicodeScalars.append("\n")
-            case "\r":
-                guard peek() == "\n" else { throw fail("a carriage return must be followed by a line feed") }
-            default:
-                try checkAllowed(scalar)
-                result.unicodeScalars.append(scalar)
-            }
-        }
-    }
-
-    private mutating func multilineLiteralString() throws(Failure) -> String {
-        index += 3
-        skipFirstNewline()
-        var result = ""
-        while true {
-            guard let scalar = peek() else { throw fail("the multi-line string is never closed with '''") }
-            if lookingAt("'''") {
-                index += 3
-                var extra = 0
-                while peek() == "'" && extra < 2 { result.unicodeScalars.append("'"); advance(); extra += 1 }
-                return result
-            }
-            advance()
-            switch scalar {
             case "\n":
                 line += 1
                 result.unicodeScalars.append("\n")
@@ -478,10 +446,6 @@ struct TOMLParser {
             guard let scalar = peek(), scalar == "\n" || scalar == "\r" else { return }
             try newlineOrAdvance()
         }
-    }
-
-    private mutating func skipWhitespaceNewlinesAndComments() throws(Failure) {
-        try skipBlankLinesAndComments()
     }
 
     /// Consumes one blank or line break, counting lines; a lone carriage return is an error.
