@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
+        // The local web (window display, local API). No traits: skips swift-configuration and the full-Foundation extras.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0", traits: []),
     ],
     targets: [
         // System libraries, found through pkg-config; `make deps` installs the -dev packages.
@@ -54,8 +56,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The kiosk's local web on 127.0.0.1: local API (sessions, staff status), window display with
+        // server-sent events, /healthz.
+        .target(name: "PingjiaWeb", dependencies: [
+            "PingjiaCore", "PingjiaConfig", "PingjiaKiosk", "PingjiaQR",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         .executableTarget(name: "pingjiad", dependencies: [
-            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices",
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices", "PingjiaWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,6 +83,16 @@ let package = Package(
         .executableTarget(name: "FuzzConfig", dependencies: ["PingjiaConfig"], path: "Tests/Fuzz/FuzzConfig"),
         .executableTarget(name: "FuzzRoster", dependencies: ["PingjiaRoster"], path: "Tests/Fuzz/FuzzRoster"),
 
+        .testTarget(name: "PingjiaKioskTests", dependencies: [
+            "PingjiaKiosk", "PingjiaCore", "PingjiaConfig",
+        ]),
+        // The local web over real HTTP on loopback, with a real store.
+        .testTarget(name: "PingjiaWebTests", dependencies: [
+            "PingjiaWeb", "PingjiaKiosk", "PingjiaCore", "PingjiaConfig", "PingjiaStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "PingjiaCoreTests", dependencies: ["PingjiaCore", "PingjiaTOML"]),
         .testTarget(name: "PingjiaQRTests", dependencies: ["PingjiaQR"]),
         .testTarget(name: "PingjiaConfigTests", dependencies: ["PingjiaConfig", "PingjiaCore", "PingjiaTOML", "PingjiaQR"]),

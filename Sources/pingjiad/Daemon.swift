@@ -5,11 +5,12 @@ import PingjiaConfig
 import PingjiaDevices
 import PingjiaKiosk
 import PingjiaStore
+import PingjiaWeb
 import ServiceLifecycle
 
 /// The kiosk daemon. It opens the kiosk's state (config, device id, scales, store, recovering a
-/// damaged store if needed), drives the USB rating devices, and runs until SIGTERM or SIGINT; the
-/// window display and sync join the service group as they are built.
+/// damaged store if needed), drives the USB rating devices through the rating-session engine,
+/// serves the window display and the local API, and runs until SIGTERM or SIGINT.
 @main
 struct PingjiaDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -72,10 +73,16 @@ struct PingjiaDaemon: AsyncParsableCommand {
         for problem in profiles.problems {
             logger.error("device profile rejected", metadata: ["problem": "\(problem)"])
         }
-        // Store first: the group stops services in reverse order, so USB lets go before the store closes.
+        let sessions = SessionEngine(settings: kiosk.config.sessions)
+        let health = KioskHealth()
+        // Store first: the group stops services in reverse order, so the web and USB let go before
+        // the store closes.
         let group = ServiceGroup(
             services: [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
-                       DeviceService(kiosk: kiosk, profiles: profiles, logger: logger)],
+                       DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
+                       SessionService(sessions: sessions, logger: logger),
+                       WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health),
+                                  settings: kiosk.config.web, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -1,0 +1,71 @@
+import Foundation
+import HummingbirdTesting
+import PingjiaKiosk
+import Testing
+
+@Suite struct DisplayTests {
+    @Test func displayPageShowsTheStaffAndAScannableQRCodeOfTheirRatingURL() async throws {
+        let kiosk = try WebKiosk(config: "[qr]\nurl_template = \"https://pj.example/r/{windowId}/{staffId}\"\n")
+        let dir = kiosk.dir
+        try await kiosk.withServer { client in
+            _ = try await client.post("/api/v1/windows/W03/staff", json: #"{"staffId":"A1023","status":"signed-in"}"#)
+            let page = try await client.get("/display/W03")
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
+            let html = page.text
+            #expect(html.contains("张三") && html.contains("A1023") && html.contains("W03"))
+            #expect(html.contains("new EventSource("))
+            // The inline SVG scales by its viewBox and CSS, at 8 CSS px per module.
+            let start = try #require(html.range(of: "<svg"))
+            let end = try #require(html.range(of: "</svg>"))
+            let svg = String(html[start.lowerBound..<end.upperBound])
+            #expect(svg.contains("viewBox=\"0 0 "))
+            let side = try #require(svg.firstMatch(of: /viewBox="0 0 (\d+) \d+"/).flatMap { Int($0.1) })
+            #expect(svg.contains("width:\(side * 8)px"))
+            // Rendered at 1 px per viewBox unit × 8 and decoded, it is the staff member's URL.
+            try Data(svg.replacingOccurrences(of: "style=\"width:\(side * 8)px;height:\(side * 8)px\"",
+                                              with: "width=\"\(side * 8)\" height=\"\(side * 8)\"").utf8)
+                .write(to: dir.appendingPathComponent("qr.svg"))
+            let rsvg = try tool("rsvg-convert", package: "librsvg2-bin")
+            let rendered = try run(rsvg, ["-o", dir.appendingPathComponent("qr.png").path, dir.appendingPathComponent("qr.svg").path])
+            #expect(rendered.status == 0)
+            let zbar = try tool("zbarimg", package: "zbar-tools")
+            let decoded = try run(zbar, ["--raw", "-q", "--nodbus", "-Sbinary", dir.appendingPathComponent("qr.png").path])
+            #expect(decoded.status == 0)
+            #expect(String(decoding: decoded.out, as: UTF8.self) == "https://pj.example/r/W03/A1023")
+        }
+    }
+
+    @Test func displayUpdatesArriveAsServerSentEvents() async throws {
+        let kiosk = try WebKiosk()
+        try await kiosk.withServer { client in
+            let port = try #require(client.port)
+            let events = try RawConnection(port: port, request: "GET /display/W03/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
+            let first = try await events.wait(for: #""windowId":"W03"}"#)
+            #expect(first.contains("text/event-stream"))
+            #expect(first.contains(#""staffName":"张三""#))   // the roster's staff of W03 until someone signs in
+            let signin = try await client.post("/api/v1/windows/W03/staff", json: #"{"staffId":"A1024","status":"signed-in"}"#)
+            #expect(signin.status == .ok)
+            _ = try await events.wait(for: #""staffName":"李四""#)
+            _ = try await client.post("/api/v1/windows/W03/session", json: #"{}"#)
+            let armed = try await events.wait(for: "请您对我的服务进行评价")
+            #expect(armed.contains(#""phase":"armed""#))
+            let pause = try await client.post("/api/v1/windows/W03/staff", json: #"{"status":"paused"}"#)
+            #expect(pause.status == .ok)
+            _ = try await events.wait(for: "暂停服务")
+            let press = kiosk.sessions.press(windowId: "W03", pairedStaff: nil)
+            kiosk.sessions.committed(press)
+            _ = try await events.wait(for: "谢谢您的评价")
+        }
+    }
+
+    @Test func aWindowWithNobodyToShowSaysSo() async throws {
+        let kiosk = try WebKiosk()
+        try await kiosk.withServer { client in
+            let page = try await client.get("/display/W99")
+            #expect(page.status == .ok)
+            #expect(page.text.contains("本窗口暂停服务"))
+            #expect(!page.text.contains("<svg"))
+        }
+    }
+}
