@@ -43,6 +43,16 @@ extension KeypadEmulatorTests {
                 _ = try emulator.events.wait(for: "out", ["device": "pj3r"], count: 3)
                 let paused = try ratings(state, sql: "SELECT flags FROM rating WHERE seq = 3")
                 #expect(paused == [#"["paused","repeat"]"#], "\(paused)")
+
+                // Back at work: signed in by the CLI, 请评价 on the keypad arms the next session.
+                let signin = try emulator.launch("pingjia", ["staff", "signin", "--window", "3", "--staff", "A1023", "--state-dir", state.path])
+                #expect(signin.exitStatus(timeout: 30) == 0, "\(signin.err.all)")
+                emulator.press("pj3r", "01000100", release: "01000000")
+                try daemon.err.waitForText("session armed by the keypad")
+                emulator.press("pj3r", "01010000", release: "01000000")
+                _ = try emulator.events.wait(for: "out", ["device": "pj3r"], count: 4)
+                let called = try ratings(state, sql: "SELECT staff_id, level, flags FROM rating WHERE seq = 4")
+                #expect(called == ["A1023|1|[]"], "\(called)")
                 #expect(daemon.terminate() == 0)
             } catch {
                 throw EmulatorError("\(error)\n--- pingjiad log\n\(daemon.err.all.joined(separator: "\n"))")
