@@ -12,6 +12,10 @@ extension KeypadEmulatorTests {
                 port = "1-2"
                 staff = "A1023"
 
+                [[window]]
+                id = "4"
+                timeout_ms = 1000
+
                 [web]
                 port = \(port)
                 """)
@@ -53,6 +57,13 @@ extension KeypadEmulatorTests {
                 _ = try emulator.events.wait(for: "out", ["device": "pj3r"], count: 4)
                 let called = try ratings(state, sql: "SELECT staff_id, level, flags FROM rating WHERE seq = 4")
                 #expect(called == ["A1023|1|[]"], "\(called)")
+
+                // Window 4 times out after 1 s: nobody rated, logged as 未评价 with window and staff.
+                let other = try httpPost(port: port, path: "/api/v1/windows/4/session", json: #"{"staffId":"A1024"}"#)
+                #expect(other.hasPrefix("HTTP/1.1 201"), "\(other)")
+                try daemon.err.waitForText("session timed out unrated", timeout: 10)
+                let line = daemon.err.all.first { $0.contains("session timed out unrated") } ?? ""
+                #expect(line.contains("window=4") && line.contains("staff=A1024"), "\(line)")
                 #expect(daemon.terminate() == 0)
             } catch {
                 throw EmulatorError("\(error)\n--- pingjiad log\n\(daemon.err.all.joined(separator: "\n"))")

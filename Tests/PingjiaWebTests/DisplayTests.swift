@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import PingjiaCore
 import PingjiaKiosk
 import Testing
 
@@ -56,6 +57,25 @@ import Testing
             let press = kiosk.sessions.press(windowId: "W03", pairedStaff: nil)
             kiosk.sessions.committed(press)
             _ = try await events.wait(for: "谢谢您的评价")
+        }
+    }
+
+    @Test func theStaffPhotoIsShownFromThePhotosFolder() async throws {
+        let kiosk = try WebKiosk()
+        _ = try kiosk.kiosk.store.importRoster(staff: [Staff(id: "A1023", name: "张三", windowId: "W03", photo: "a1023.png")],
+                                               windows: [ServiceWindow(id: "W03", name: "3号窗口")], replace: true)
+        let photo = Data([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])
+        try FileManager.default.createDirectory(at: kiosk.dir.appendingPathComponent("photos"), withIntermediateDirectories: true)
+        try photo.write(to: kiosk.dir.appendingPathComponent("photos/a1023.png"))
+        try await kiosk.withServer { client in
+            let page = try await client.get("/display/W03")
+            #expect(page.text.contains(#"<img id="photo" alt="" src="/display/W03/photo">"#))
+            let image = try await client.get("/display/W03/photo")
+            #expect(image.status == .ok)
+            #expect(image.headers[.contentType] == "image/png")
+            #expect(Data(image.body.readableBytesView) == photo)
+            let none = try await client.get("/display/W04/photo")
+            #expect(none.status == .notFound)
         }
     }
 
