@@ -93,7 +93,8 @@ public final class SessionEngine: Sendable {
         /// True from a session's rating until the next arming: further presses are `repeat`.
         var rated = false
         var lastPressNs: UInt64?
-        var thanks = false
+        /// When the display started saying 谢谢; it goes back after `thanksNs`.
+        var thanksAtNs: UInt64?
     }
 
     private struct State {
@@ -101,6 +102,9 @@ public final class SessionEngine: Sendable {
         var events: [SessionEvent] = []
         var subscribers: [UUID: (window: String?, continuation: AsyncStream<WindowState>.Continuation)] = [:]
     }
+
+    /// How long the display says 谢谢 after a rating.
+    public static let thanksNs: UInt64 = 5_000_000_000
 
     public let settings: SessionSettings
     private let clock: any DeviceClock
@@ -128,7 +132,7 @@ public final class SessionEngine: Sendable {
                                         caseNo: caseNo, source: source, armedAtNs: now)
             window.session = session
             window.rated = false
-            window.thanks = false
+            window.thanksAtNs = nil
             state.windows[windowId] = window
             publishLocked(state, windowId)
             return .success(session)
@@ -173,10 +177,23 @@ public final class SessionEngine: Sendable {
         }
     }
 
-    /// The press was committed: the display says 谢谢 (until the next arming or status change).
+    /// The press was committed: the display says 谢谢 for a few seconds.
     public func committed(_ decision: PressDecision) {
+        let now = clock.now().monotonicNs
         state.withLock { state in
-            state.windows[decision.windowId, default: Window()].thanks = true
+            state.windows[decision.windowId, default: Window()].thanksAtNs = now
+            publishLocked(state, decision.windowId)
+        }
+    }
+
+    /// The press could not be stored: the session it would have closed is open again (unless a new
+    /// one was armed meanwhile), so the citizen's next press still counts.
+    public func failed(_ decision: PressDecision) {
+        guard let session = decision.session else { return }
+        state.withLock { state in
+            guard state.windows[decision.windowId]?.session == nil else { return }
+            state.windows[decision.windowId]?.session = session
+            state.windows[decision.windowId]?.rated = false
             publishLocked(state, decision.windowId)
         }
     }
@@ -207,7 +224,7 @@ public final class SessionEngine: Sendable {
             }
             window.staffId = staff
             window.status = status
-            window.thanks = false
+            window.thanksAtNs = nil
             state.windows[windowId] = window
             publishLocked(state, windowId)
             return .success(stateLocked(state, windowId))
@@ -260,7 +277,7 @@ public final class SessionEngine: Sendable {
 
     private func stateLocked(_ state: State, _ windowId: String) -> WindowState {
         let window = state.windows[windowId] ?? Window()
-        let phase: WindowState.Phase = window.thanks ? .thanks : (window.session != nil ? .armed : .idle)
+        let phase: WindowState.Phase = window.thanksAtNs != nil ? .thanks : (window.session != nil ? .armed : .idle)
         return WindowState(windowId: windowId, mode: settings.mode(windowId), staffId: window.staffId,
                            status: window.status, phase: phase, session: window.session)
     }
@@ -274,6 +291,10 @@ public final class SessionEngine: Sendable {
 
     private func expireLocked(_ state: inout State, now: UInt64) {
         for (id, window) in state.windows {
+            if let thanks = window.thanksAtNs, now &- thanks >= Self.thanksNs {
+                state.windows[id]?.thanksAtNs = nil
+                publishLocked(state, id)
+            }
             guard let session = window.session, now &- session.armedAtNs >= settings.timeoutNs(id) else { continue }
             state.windows[id]?.session = nil
             state.events.append(.timedOut(session))

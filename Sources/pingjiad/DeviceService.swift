@@ -135,6 +135,7 @@ struct DeviceService: Service {
             ])
             return true
         } catch {
+            sessions.failed(decision)
             logger.error("press NOT recorded", metadata: ["level": "\(level)", "reason": "\(error)"])
             return false
         }

@@ -142,6 +142,32 @@ private func engine(mode: WindowMode = .armed, windows: [String: WindowSettings]
     }
 }
 
+extension SessionRuleTests {
+    @Test func thanksLastsFiveSecondsThenTheDisplayIsIdleAgain() async throws {
+        let (engine, clock) = engine(mode: .open)
+        var updates = engine.updates(windowId: "W03").makeAsyncIterator()
+        #expect(await updates.next()?.phase == .idle)
+        engine.committed(engine.press(windowId: "W03", pairedStaff: "A1023"))
+        #expect(await updates.next()?.phase == .thanks)
+        clock.advance(ms: 4_999)
+        #expect(engine.windowState("W03").phase == .thanks)
+        clock.advance(ms: 1)
+        _ = engine.takeEvents()   // the daemon's tick
+        #expect(await updates.next()?.phase == .idle)
+    }
+
+    @Test func aPressThatCouldNotBeStoredLeavesTheSessionOpen() throws {
+        let (engine, clock) = engine()
+        let session = try engine.arm(windowId: "W03", staffId: "A1023", source: .api)
+        let lost = engine.press(windowId: "W03", pairedStaff: nil)
+        engine.failed(lost)
+        clock.advance(ms: 1_000)
+        let retry = engine.press(windowId: "W03", pairedStaff: nil)
+        #expect(retry.session == session)
+        #expect(retry.flags.isEmpty)
+    }
+}
+
 /// Compares the part of a decision a test states: who is rated and how it is flagged.
 enum PressDecisionMatcher {
     case staff(String?, flags: Set<RatingFlag>)
