@@ -263,6 +263,9 @@ public final class SessionEngine: Sendable {
         return stream
     }
 
+    /// Open update streams (display connections), for health and tests.
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+
     /// Ends every update stream, so open display connections (server-sent events) let the web
     /// server stop on shutdown.
     public func finishSubscribers() {

@@ -25,6 +25,8 @@ struct DisplayModel: Encodable, Equatable {
 
 struct DisplayPages: Sendable {
     let web: WebContext
+    /// How often an idle event stream gets a comment line.
+    let heartbeat: Duration
 
     /// CSS pixels per QR module: above the 4 a phone needs from a metre away, in a 1080p layout.
     static let qrPixelsPerModule = 8
@@ -42,11 +44,31 @@ struct DisplayPages: Sendable {
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                 body: ResponseBody { writer in
-                    var last: DisplayModel?
-                    for await _ in updates.cancelOnGracefulShutdown() {
-                        guard let current = try? model(windowId), current != last else { continue }
-                        last = current
-                        try await writer.write(ByteBuffer(string: "event: state\ndata: \(try Self.jsonText(current))\n\n"))
+                    // Changes and a periodic comment line in one stream: the comment keeps idle
+                    // connections open through proxies and, by failing to write, ends the stream of
+                    // a display that went away without closing its connection.
+                    let (chunks, input) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(32))
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            var last: DisplayModel?
+                            for await _ in updates {
+                                guard let current = try? model(windowId), current != last,
+                                      let text = try? Self.jsonText(current) else { continue }
+                                last = current
+                                input.yield("event: state\ndata: \(text)\n\n")
+                            }
+                            input.finish()
+                        }
+                        group.addTask {
+                            while !Task.isCancelled {
+                                try? await Task.sleep(for: heartbeat)
+                                input.yield(": keep-alive\n\n")
+                            }
+                        }
+                        for await chunk in chunks.cancelOnGracefulShutdown() {
+                            try await writer.write(ByteBuffer(string: chunk))
+                        }
+                        group.cancelAll()
                     }
                     try await writer.finish(nil)
                 })

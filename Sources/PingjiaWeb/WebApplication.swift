@@ -54,12 +54,13 @@ extension WebContext {
 /// The kiosk's local web: the local API, the window display with live updates, /healthz. Shared
 /// by pingjiad and the tests, so the tests exercise the routes the daemon serves.
 public func buildApplication(_ web: WebContext, settings: WebSettings, logger: Logger,
+                             heartbeat: Duration = .seconds(15),
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
     -> some ApplicationProtocol & Service {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     LocalAPI(web: web, logger: logger).register(on: router)
-    DisplayPages(web: web).register(on: router)
+    DisplayPages(web: web, heartbeat: heartbeat).register(on: router)
     router.get("/healthz") { _, _ in try healthz(web) }
     return Application(
         router: router,

@@ -57,6 +57,23 @@ import Testing
             let press = kiosk.sessions.press(windowId: "W03", pairedStaff: nil)
             kiosk.sessions.committed(press)
             _ = try await events.wait(for: "谢谢您的评价")
+            // An idle stream gets a comment line now and then (200 ms here, 15 s in pingjiad).
+            _ = try await events.wait(for: ": keep-alive", count: 2)
+        }
+    }
+
+    @Test func aDisplayThatGoesAwayIsForgotten() async throws {
+        let kiosk = try WebKiosk()
+        try await kiosk.withServer { client in
+            let port = try #require(client.port)
+            var events: RawConnection? = try RawConnection(port: port, request: "GET /display/W03/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            _ = try await events?.wait(for: #""windowId":"W03"}"#)
+            #expect(kiosk.sessions.subscriberCount == 1)
+            events = nil   // closes the socket
+            // The next keep-alive cannot be written: the stream ends and unsubscribes.
+            let deadline = Date().addingTimeInterval(10)
+            while kiosk.sessions.subscriberCount > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(kiosk.sessions.subscriberCount == 0)
         }
     }
 

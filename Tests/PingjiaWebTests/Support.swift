@@ -46,7 +46,8 @@ final class WebKiosk: Sendable {
         logger.logLevel = .warning
         var settings = WebSettings()
         settings.port = 0
-        let app = buildApplication(WebContext(kiosk: kiosk, sessions: sessions, health: health), settings: settings, logger: logger)
+        let app = buildApplication(WebContext(kiosk: kiosk, sessions: sessions, health: health), settings: settings, logger: logger,
+                                   heartbeat: .milliseconds(200))
         try await app.test(.live) { client in
             try await body(client)
             // Open event streams would hold the server at shutdown.
