@@ -4,12 +4,14 @@
 #   make build     debug build of pingjiad and pingjia
 #   make release   optimised build (.build/release)
 #   make run       deps + build, then a demo kiosk in ./.pingjia (roster, QR), pingjiad in the foreground
+#   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
 #   make test      deps + the whole test suite
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
 #   make clean     remove build products and the demo state
 
 SWIFT     ?= swift
 STATE_DIR ?= $(CURDIR)/.pingjia
+HUB_DIR   ?= $(CURDIR)/.pingjia-hub
 BIN       := $(CURDIR)/.build/debug
 
 # Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
@@ -19,12 +21,12 @@ DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite
                 sqlite3 zbar-tools librsvg2-bin strace \
                 umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi
 
-FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster
+FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports
 FUZZ_SECONDS ?= 60
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps print-deps build release run test fuzz clean
+.PHONY: deps print-deps build release run run-hub test fuzz clean
 
 print-deps:
 	@echo $(DEB_PACKAGES)
@@ -55,6 +57,15 @@ run: build
 	@echo "Stop the daemon with Ctrl-C."; echo
 	@exec $(BIN)/pingjiad --state-dir "$(STATE_DIR)"
 
+# A local hub for the demo kiosk. In another terminal:
+#   .build/debug/pingjia-hub devices add --hall 演示大厅 --name 1号窗口 --db .pingjia-hub/hub.db
+#   .build/debug/pingjia enroll --hub http://127.0.0.1:8780 --code CODE --state-dir .pingjia
+run-hub: build
+	@echo "Register the demo kiosk:  $(BIN)/pingjia-hub devices add --hall 演示大厅 --name 1号窗口 --db $(HUB_DIR)/hub.db"
+	@echo "then:                     $(BIN)/pingjia enroll --hub http://127.0.0.1:8780 --code CODE --state-dir $(STATE_DIR)"
+	@echo "Stop the hub with Ctrl-C."; echo
+	@exec $(BIN)/pingjia-hub serve --db "$(HUB_DIR)/hub.db"
+
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
@@ -63,4 +74,4 @@ fuzz: deps
 	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:
-	rm -rf .build .build-fuzz "$(STATE_DIR)"
+	rm -rf .build .build-fuzz "$(STATE_DIR)" "$(HUB_DIR)"

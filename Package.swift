@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "pingjiad", targets: ["pingjiad"]),
         .executable(name: "pingjia", targets: ["pingjia"]),
+        .executable(name: "pingjia-hub", targets: ["pingjia-hub"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -17,8 +18,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
-        // The local web (window display, local API). No traits: skips swift-configuration and the full-Foundation extras.
+        // HTTP servers (the hub; the kiosk's local web and pull endpoints). No traits: skips swift-configuration and the full-Foundation extras.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0", traits: []),
+        // The device's HTTP client (push, enrollment): async/await, TLS with custom trust roots.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // System libraries, found through pkg-config; `make deps` installs the -dev packages.
@@ -65,14 +71,50 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // The sync wire format both sides import: batch JSON, signature input bytes, receipts, keys.
+        .target(name: "PingjiaSyncProtocol", dependencies: [
+            "PingjiaCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Device side of sync: enrollment, push loop, backoff, dead-letter state, pull endpoints.
+        .target(name: "PingjiaSync", dependencies: [
+            "PingjiaCore", "PingjiaSyncProtocol", "PingjiaStore", "PingjiaConfig",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The central server: ingest, verification, device registry, storage (SQL lives here).
+        .target(name: "PingjiaHub", dependencies: [
+            "PingjiaCore", "PingjiaSyncProtocol",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        .executableTarget(name: "pingjia-hub", dependencies: [
+            "PingjiaHub", "PingjiaSyncProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(name: "pingjiad", dependencies: [
-            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices", "PingjiaWeb",
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices", "PingjiaSync", "PingjiaWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "pingjia", dependencies: [
             "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaQR", "PingjiaUSB", "PingjiaDevices", "PingjiaKiosk",
+            "PingjiaSync", "PingjiaSyncProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -82,6 +124,8 @@ let package = Package(
         .executableTarget(name: "FuzzScale", dependencies: ["PingjiaCore"], path: "Tests/Fuzz/FuzzScale"),
         .executableTarget(name: "FuzzConfig", dependencies: ["PingjiaConfig"], path: "Tests/Fuzz/FuzzConfig"),
         .executableTarget(name: "FuzzRoster", dependencies: ["PingjiaRoster"], path: "Tests/Fuzz/FuzzRoster"),
+        .executableTarget(name: "FuzzProfile", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzProfile"),
+        .executableTarget(name: "FuzzReports", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzReports"),
 
         .testTarget(name: "PingjiaKioskTests", dependencies: [
             "PingjiaKiosk", "PingjiaCore", "PingjiaConfig",
@@ -109,9 +153,22 @@ let package = Package(
         // Real libusb against umockdev-emulated devices: the built `pingjia` and `pingjiad` run
         // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device.
         .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad"]),
-        // Runs the built `pingjia` and `pingjiad` binaries the way an installer would.
+        .testTarget(name: "PingjiaSyncProtocolTests", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"]),
+        // Real HTTP over loopback, real SQLite on both sides, and a fault-injecting proxy between.
+        .testTarget(name: "PingjiaSyncTests", dependencies: [
+            "PingjiaSync", "PingjiaSyncProtocol", "PingjiaHub", "PingjiaStore", "PingjiaCore", "PingjiaConfig",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Runs the built `pingjia`, `pingjiad` and `pingjia-hub` binaries the way an installer would.
         .testTarget(name: "PingjiaCLITests", dependencies: [
-            "pingjia", "pingjiad", "PingjiaStore", "PingjiaCore",
+            "pingjia", "pingjiad", "pingjia-hub", "PingjiaStore", "PingjiaCore",
         ]),
     ],
     swiftLanguageModes: [.v6]

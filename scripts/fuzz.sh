@@ -14,7 +14,9 @@ case "$target" in
     FuzzScale)  corpus=scale;  dict=toml.dict ;;
     FuzzConfig) corpus=config; dict=toml.dict ;;
     FuzzRoster) corpus=roster; dict=csv.dict ;;
-    *) echo "fuzz.sh: unknown target $target (FuzzScale, FuzzConfig, FuzzRoster)" >&2; exit 2 ;;
+    FuzzProfile) corpus=profile; dict=toml.dict ;;
+    FuzzReports) corpus=reports; dict= ;;
+    *) echo "fuzz.sh: unknown target $target (FuzzScale, FuzzConfig, FuzzRoster, FuzzProfile, FuzzReports)" >&2; exit 2 ;;
 esac
 
 swift build -c debug --product "$target" --scratch-path .build-fuzz \
@@ -29,7 +31,7 @@ mkdir -p Tests/Fuzz/crashes "$work/new"
 log=$work/fuzz.log
 status=0
 LSAN_OPTIONS=suppressions=Tests/Fuzz/lsan.supp SWIFT_BACKTRACE=enable=no "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -dict="Tests/Fuzz/$dict" -artifact_prefix="Tests/Fuzz/crashes/$target-" \
+    ${dict:+-dict="Tests/Fuzz/$dict"} -artifact_prefix="Tests/Fuzz/crashes/$target-" \
     "$work/new" "Tests/Fuzz/corpus/$corpus" > "$log" 2>&1 || status=$?
 runs=$(grep -oE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || true)
 if [ "$status" -ne 0 ]; then

@@ -13,6 +13,7 @@ public struct KioskConfig: Sendable, Equatable {
     public var qrURLTemplate = URLTemplate.default
     public var qrErrorCorrection = QRErrorCorrection.medium
     public var logLevel = "info"
+    public var sync = SyncConfig()
     /// Which staff member each rating device rates (`[[keypad]]`), until pairing at the window
     /// is built; a device with no entry still rates, flagged `unarmed`.
     public var keypads: [KeypadPairing] = []
@@ -52,6 +53,9 @@ public struct KioskConfig: Sendable, Equatable {
                     qr.problem("error_correction", "error_correction '\(level)' must be one of L, M, Q, H")
                 }
             }
+        }
+        if let table = root.table("sync") {
+            SyncConfig.parse(table, into: &config.sync)
         }
         if let log = root.table("log"), let level = log.string("level") {
             if logLevels.contains(level) { config.logLevel = level } else {
@@ -152,6 +156,24 @@ public struct KioskConfig: Sendable, Equatable {
     # QR error correction: L, M, Q or H. M survives a smudged or partly covered sticker.
     error_correction = "M"
 
+    [sync]
+    # The hub this kiosk delivers its ratings to. `pingjia enroll --hub URL --code CODE` records
+    # the URL it enrolled with; set it here only to override that (e.g. a new address of the hub).
+    # hub_url = "https://hub.example.gov.cn:8780"
+    # "push": the kiosk sends its ratings to the hub. "pull": the hub fetches them from this
+    # kiosk at `listen` (for halls the hub can reach but that cannot reach the hub).
+    mode = "push"
+    # Where the kiosk serves /healthz and, in pull mode, its outbox to the hub (off when unset).
+    # listen = "0.0.0.0:8781"
+    # The largest batch: ratings per request, and bytes per request (the hub accepts up to 4 MiB).
+    batch_records = 500
+    batch_bytes = 1048576
+    # HTTPS: PEM file of the certificates to trust instead of the system's CAs: the hall's CA,
+    # or the hub's own certificate to pin it.
+    # ca_bundle = "/etc/pingjia/hub-ca.pem"
+    # Acknowledged ratings older than this many days are removed from the kiosk (0 = keep all).
+    retention_days = 90
+
     [log]
     # trace, debug, info, notice, warning, error or critical
     level = "info"
@@ -186,6 +208,70 @@ public struct KioskConfig: Sendable, Equatable {
     port = 8080
 
     """
+}
+
+/// The `[sync]` section: where and how ratings go to the hub.
+public struct SyncConfig: Sendable, Equatable {
+    public enum Mode: String, Sendable, Equatable { case push, pull }
+
+    public var hubURL: String?
+    public var mode = Mode.push
+    public var batchRecords = 500
+    public var batchBytes = 1_048_576
+    public var caBundle: String?
+    public var retentionDays = 90
+    /// Where the kiosk serves `/healthz` and, in pull mode, its outbox to the hub ("host:port").
+    public var listenHost: String?
+    public var listenPort: Int?
+
+    public init() {}
+
+    static func parse(_ table: TOMLReader, into config: inout SyncConfig) {
+        if let url = table.string("hub_url") {
+            if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil, parsed.query == nil {
+                config.hubURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            } else {
+                table.problem("hub_url", "hub_url '\(url)' must be an http:// or https:// URL with a host, e.g. https://hub.example.gov.cn:8780")
+            }
+        }
+        if let mode = table.string("mode") {
+            if let parsed = Mode(rawValue: mode) { config.mode = parsed } else {
+                table.problem("mode", "mode '\(mode)' must be \"push\" (the kiosk sends) or \"pull\" (the hub fetches)")
+            }
+        }
+        if let listen = table.string("listen") {
+            let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) {
+                config.listenHost = String(parts[0])
+                config.listenPort = port
+            } else {
+                table.problem("listen", "listen '\(listen)' must be host:port, e.g. 0.0.0.0:8781")
+            }
+        }
+        if config.mode == .pull && config.listenPort == nil {
+            table.problem("mode", "mode \"pull\" needs listen = \"host:port\" where the hub can reach this kiosk, e.g. 0.0.0.0:8781")
+        }
+        if let count = table.int("batch_records") {
+            if (1...5000).contains(count) { config.batchRecords = count } else {
+                table.problem("batch_records", "batch_records \(count) must be 1-5000")
+            }
+        }
+        if let bytes = table.int("batch_bytes") {
+            if (16_384...4_000_000).contains(bytes) { config.batchBytes = bytes } else {
+                table.problem("batch_bytes", "batch_bytes \(bytes) must be 16384-4000000 (the hub refuses bodies over 4 MiB)")
+            }
+        }
+        if let bundle = table.string("ca_bundle") {
+            if bundle.hasPrefix("/") { config.caBundle = bundle } else {
+                table.problem("ca_bundle", "ca_bundle '\(bundle)' must be an absolute path to a PEM file")
+            }
+        }
+        if let days = table.int("retention_days") {
+            if (0...3650).contains(days) { config.retentionDays = days } else {
+                table.problem("retention_days", "retention_days \(days) must be 0 (keep all) to 3650")
+            }
+        }
+    }
 }
 
 /// One `[[keypad]]` of the config: the device at `port` (or with `serial`) rates `staffId`.

@@ -89,9 +89,19 @@ public struct ProfileSet: Sendable {
     }
 }
 
+extension DeviceProfile {
+    /// Parses one profile from text; `file` names it in problems and gives the profile its name.
+    public static func parse(text: String, file: String) throws(TOMLProblems) -> DeviceProfile {
+        try ProfileParser.parse(TOMLDocument(text: text, file: file), file: file)
+    }
+}
+
 enum ProfileParser {
     static func parse(file: String) throws(TOMLProblems) -> DeviceProfile {
-        let document = try TOMLDocument(contentsOf: file)
+        try parse(TOMLDocument(contentsOf: file), file: file)
+    }
+
+    static func parse(_ document: TOMLDocument, file: String) throws(TOMLProblems) -> DeviceProfile {
         let root = document.root
         let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         let vendor = root.string("vendor", required: true)

@@ -53,11 +53,13 @@ extension KioskStore {
             let state = try Row.fetchOne(db, sql: "SELECT acked_through_seq, pruned_through_seq FROM outbox_state")
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM rating") ?? 0
             let acked = UInt64(state?["acked_through_seq"] as Int64? ?? 0)
+            let sync = try Row.fetchOne(db, sql: "SELECT dead_letter_reason, dead_letter_at FROM sync_state")
             return OutboxStatus(
                 deviceId: deviceId, storePath: path, count: count, lastSeq: head.seq, ackedThroughSeq: acked,
                 pending: head.seq > acked ? head.seq - acked : 0, headHash: head.hash.hex,
                 journalMode: journalMode, synchronous: synchronous,
-                health: incidents.isEmpty ? "ok" : "recovered", incidents: incidents)
+                health: incidents.isEmpty ? "ok" : "recovered", incidents: incidents,
+                syncDeadLetter: sync?["dead_letter_reason"], syncDeadLetterAt: sync?["dead_letter_at"])
         }
     }
 
@@ -219,6 +221,9 @@ public struct OutboxStatus: Sendable, Codable, Equatable {
     /// `ok`, or `recovered` when a damaged store was moved aside (see `incidents`).
     public let health: String
     public let incidents: [StoreIncident]
+    /// Set when the hub refused this device for good; sync has stopped until it is dealt with.
+    public let syncDeadLetter: String?
+    public let syncDeadLetterAt: String?
 }
 
 public enum ChainVerification: Sendable, Equatable {

@@ -75,6 +75,23 @@ enum Schema {
                 ) STRICT;
                 """)
         }
+        migrator.registerMigration("v2: sync state") { db in
+            try db.execute(sql: """
+                -- The push loop's own state, beside the outbox. dead_letter_* is set when the hub
+                -- refused for good (revoked device, bad signature, conflicting record): the loop
+                -- stops sending until an installer has dealt with it (`pingjia sync retry`).
+                CREATE TABLE sync_state (
+                    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+                    dead_letter_reason TEXT,
+                    dead_letter_at TEXT,
+                    last_error TEXT,
+                    last_error_at TEXT,
+                    last_receipt TEXT,            -- JSON of the last receipt that advanced acked_through_seq
+                    last_receipt_at TEXT
+                ) STRICT;
+                INSERT INTO sync_state (id) VALUES (1);
+                """)
+        }
         return migrator
     }
 }

@@ -12,6 +12,7 @@ struct Init: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
 
     func run() async throws {
+        restrictNewFiles()
         let location = state.location
         var configCreated = false
         do {

@@ -32,6 +32,10 @@ struct Outbox: AsyncParsableCommand {
                 print("acknowledged:  through seq \(status.ackedThroughSeq) (\(status.pending) waiting for the hub)")
                 print("head hash:     \(status.headHash)")
                 print("store health:  \(status.health)")
+                if let reason = status.syncDeadLetter {
+                    print("  ALARM sync stopped (dead letter) since \(status.syncDeadLetterAt ?? "?"): \(reason)")
+                    print("  deal with the cause, then run `pingjia sync retry`")
+                }
                 for incident in status.incidents {
                     print("  ALARM \(incident.at) \(incident.kind): \(incident.detail)"
                           + (incident.damagedFile.map { "; damaged file kept at \($0)" } ?? ""))

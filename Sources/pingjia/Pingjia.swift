@@ -13,7 +13,8 @@ struct Pingjia: AsyncParsableCommand {
             State directory: --state-dir, else $PINGJIA_STATE_DIR, else /var/lib/pingjia as root and
             ./.pingjia otherwise. Config: --config, else $PINGJIA_CONFIG, else <state-dir>/pingjia.toml.
             """,
-        subcommands: [Init.self, QR.self, Roster.self, Rate.self, Outbox.self, Scales.self, Devices.self, StaffCommand.self, Version.self]
+        subcommands: [Init.self, QR.self, Roster.self, Rate.self, Outbox.self, Enroll.self, Sync.self, Scales.self, Devices.self, StaffCommand.self,
+                      Version.self]
     )
 }
 
@@ -29,6 +30,7 @@ struct StateOptions: ParsableArguments {
 
     /// Opens the kiosk; unless `create`, a kiosk that was never initialised is an error.
     func open(create: Bool = false) throws -> KioskContext {
+        restrictNewFiles()
         LoggingSystem.bootstrapOnce()
         var logger = Logger(label: "pingjia")
         logger.logLevel = .warning
@@ -38,6 +40,12 @@ struct StateOptions: ParsableArguments {
             throw Failure(error.description)
         }
     }
+}
+
+/// Files the kiosk creates (store, WAL, device id, config) hold ratings and the roster: readable by
+/// the service's group, not by every user of the machine. The systemd unit sets the same UMask.
+func restrictNewFiles() {
+    umask(0o027)
 }
 
 /// An error already phrased for the installer: printed as is, exit status 1.

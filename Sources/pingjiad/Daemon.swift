@@ -5,12 +5,14 @@ import PingjiaConfig
 import PingjiaDevices
 import PingjiaKiosk
 import PingjiaStore
+import PingjiaSync
 import PingjiaWeb
 import ServiceLifecycle
 
 /// The kiosk daemon. It opens the kiosk's state (config, device id, scales, store, recovering a
 /// damaged store if needed), drives the USB rating devices through the rating-session engine,
-/// serves the window display and the local API, and runs until SIGTERM or SIGINT.
+/// serves the window display and the local API, pushes ratings to the hub once the kiosk is
+/// enrolled, and runs until SIGTERM or SIGINT.
 @main
 struct PingjiaDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +30,8 @@ struct PingjiaDaemon: AsyncParsableCommand {
     var devicesDirs: [String] = []
 
     func run() async throws {
+        // State files hold ratings and the roster; the systemd unit sets the same UMask.
+        umask(0o027)
         let location = StateLocation(stateDirectory: stateDir, configFile: config)
         // The config decides the log level, so read it before logging is set up; its errors go
         // to stderr directly.
@@ -75,14 +79,37 @@ struct PingjiaDaemon: AsyncParsableCommand {
         }
         let sessions = SessionEngine(settings: kiosk.config.sessions)
         let health = KioskHealth()
-        // Store first: the group stops services in reverse order, so the web and USB let go before
-        // the store closes.
+        // Services in dependency order: the store first, then USB devices, sessions, the local web
+        // and sync. The group stops them in reverse, so the web and USB have let go and sync has
+        // stopped sending before the store closes.
+        var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
+                                       DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
+                                       SessionService(sessions: sessions, logger: logger),
+                                       WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health),
+                                                  settings: kiosk.config.web, logger: logger)]
+        do {
+            let syncLogger = Logger(label: "pingjiad.sync")
+            if let server = try SyncSetup.server(location: location, config: kiosk.config, store: kiosk.store, logger: syncLogger) {
+                services.append(server)
+            }
+            if kiosk.config.sync.mode == .pull {
+                logger.info("sync: pull mode, the hub fetches ratings from this kiosk")
+                if kiosk.config.sync.retentionDays > 0 {
+                    services.append(RetentionService(store: kiosk.store, days: kiosk.config.sync.retentionDays, logger: syncLogger))
+                }
+            } else if let pusher = try SyncSetup.pusher(location: location, config: kiosk.config, store: kiosk.store,
+                                                        logger: syncLogger) {
+                services.append(SyncService(pusher: pusher, logger: logger))
+            } else {
+                logger.notice("sync is off: this kiosk is not enrolled with a hub (pingjia enroll --hub URL --code CODE)")
+            }
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error)"])
+            kiosk.close()
+            Self.cannotStart(error)
+        }
         let group = ServiceGroup(
-            services: [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
-                       DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
-                       SessionService(sessions: sessions, logger: logger),
-                       WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health),
-                                  settings: kiosk.config.web, logger: logger)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

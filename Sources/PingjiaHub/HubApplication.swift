@@ -1,0 +1,190 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PingjiaCore
+import PingjiaSyncProtocol
+
+/// Settings of the hub's HTTP side.
+public struct HubSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8780
+    /// Largest request body accepted; a device sizes its batches below this.
+    public var maxBodyBytes = 4 * 1024 * 1024
+    /// Per device: sustained requests per second and the burst allowed above it.
+    public var requestsPerSecond = 20.0
+    public var burst = 40.0
+    /// Bearer token a provincial platform presents to `/v1/export`; nil disables the feed.
+    public var exportToken: String?
+
+    public init() {}
+}
+
+/// Builds the hub's HTTP application; `pingjia-hub serve` and the tests both call this, so the
+/// tests exercise exactly what runs in production. The application is a `Service`.
+/// `onServerRunning` receives the bound port (useful with port 0).
+public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
+                             onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    let router = Router()
+    let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
+    let maxBody = settings.maxBodyBytes
+
+    router.get("/healthz") { _, _ -> Response in
+        json(200, ["status": "ok"])
+    }
+
+    router.post("/v1/enroll") { request, _ -> Response in
+        var request = request
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: 64 * 1024) } catch { return tooLarge(64 * 1024) }
+        guard limiter.allow("enroll") else { return rateLimited() }
+        let enroll: EnrollRequest
+        do {
+            enroll = try JSONDecoder().decode(EnrollRequest.self, from: Data(buffer: body))
+        } catch {
+            return problem(Problem(type: Problem.Kind.malformed, title: "Malformed enrollment", status: 400,
+                                   detail: "the body is not an enrollment request: \(Hub.describe(error))"))
+        }
+        do {
+            return json(200, try hub.enroll(enroll))
+        } catch let error as HubError {
+            switch error {
+            case .badCode:
+                return problem(Problem(type: Problem.Kind.badCode, title: "Bad enrollment code", status: 403, detail: error.description))
+            case .alreadyEnrolled:
+                return problem(Problem(type: "already-enrolled", title: "Already enrolled", status: 409, detail: error.description))
+            case .invalid(let reason):
+                return problem(Problem(type: Problem.Kind.malformed, title: "Malformed enrollment", status: 400, detail: reason))
+            default:
+                logger.error("enrollment failed", metadata: ["error": "\(error)"])
+                return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+            }
+        } catch {
+            return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+        }
+    }
+
+    router.post("/v1/devices/:id/batches") { request, context -> Response in
+        let deviceId = context.parameters.get("id") ?? ""
+        guard limiter.allow(deviceId) else { return rateLimited() }
+        var request = request
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: maxBody) } catch { return tooLarge(maxBody) }
+        let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+        let bytes = Array(buffer: body)
+        let result = await Task.detached { hub.ingest(deviceId: deviceId, idempotencyKey: key, body: bytes) }.value
+        switch result {
+        case .success(let receipt): return json(200, receipt)
+        case .failure(let failure): return problem(failure)
+        }
+    }
+
+    router.get("/v1/export") { request, _ -> Response in
+        if let denied = exportDenied(request, token: settings.exportToken) { return denied }
+        let after = Int64(request.uri.queryParameters.get("after") ?? "0")
+        let limit = Int(request.uri.queryParameters.get("limit") ?? "500")
+        guard let after, after >= 0, let limit, (1...5000).contains(limit) else {
+            return problem(Problem(type: Problem.Kind.malformed, title: "Bad query", status: 400,
+                                   detail: "after must be a cursor (integer ≥ 0) and limit 1-5000"))
+        }
+        do {
+            let records = try hub.storage.exportRecords(after: after, limit: limit)
+            return json(200, ExportPage(records: records))
+        } catch {
+            return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+        }
+    }
+
+    router.post("/v1/export/ack") { request, _ -> Response in
+        if let denied = exportDenied(request, token: settings.exportToken) { return denied }
+        var request = request
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: 4096) } catch { return tooLarge(4096) }
+        guard let ack = try? JSONDecoder().decode(ExportAck.self, from: Data(buffer: body)) else {
+            return problem(Problem(type: Problem.Kind.malformed, title: "Malformed ack", status: 400,
+                                   detail: "the body must be {\"throughCursor\": N}"))
+        }
+        do {
+            try hub.storage.acknowledgeExport(consumer: "export", through: ack.throughCursor)
+            return json(200, ack)
+        } catch {
+            if case .invalid(let reason)? = error as? HubError {
+                return problem(Problem(type: Problem.Kind.malformed, title: "Bad cursor", status: 400, detail: reason))
+            }
+            return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+        }
+    }
+
+    var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
+    configuration.reuseAddress = true
+    return Application(router: router, configuration: configuration, onServerRunning: { channel in
+        await onServerRunning(channel.localAddress?.port ?? settings.port)
+    }, logger: logger)
+}
+
+private func exportDenied(_ request: Request, token: String?) -> Response? {
+    guard let token else {
+        return problem(Problem(type: "export-disabled", title: "Export disabled", status: 404,
+                               detail: "the export feed is off: start the hub with --export-token-file"))
+    }
+    guard request.headers[.authorization] == "Bearer \(token)" else {
+        return problem(Problem(type: "unauthorized", title: "Unauthorized", status: 401,
+                               detail: "send Authorization: Bearer <export token>"))
+    }
+    return nil
+}
+
+struct ExportAck: Codable { var throughCursor: Int64 }
+
+func json<T: Encodable>(_ status: Int, _ value: T) -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    return Response(status: .init(code: status), headers: [.contentType: "application/json; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+func problem(_ problem: Problem) -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data = (try? encoder.encode(problem)) ?? Data("{}".utf8)
+    var headers: HTTPFields = [.contentType: "application/problem+json; charset=utf-8"]
+    if problem.status == 429 { headers[.retryAfter] = "1" }
+    return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+private func tooLarge(_ limit: Int) -> Response {
+    problem(Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413,
+                    detail: "the body exceeds \(limit) bytes: send fewer records per batch"))
+}
+
+private func rateLimited() -> Response {
+    problem(Problem(type: Problem.Kind.rateLimited, title: "Too many requests", status: 429,
+                    detail: "too many requests from this device: slow down and retry after the Retry-After delay"))
+}
+
+/// A token bucket per key (device id): `rate` tokens a second, at most `burst` saved up.
+final class RateLimiter: @unchecked Sendable {
+    private let rate: Double
+    private let burst: Double
+    private let lock = NSLock()
+    private var buckets: [String: (tokens: Double, at: TimeInterval)] = [:]
+
+    init(rate: Double, burst: Double) {
+        self.rate = rate
+        self.burst = burst
+    }
+
+    func allow(_ key: String, now: TimeInterval = ProcessInfo.processInfo.systemUptime) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        var bucket = buckets[key] ?? (burst, now)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        let allowed = bucket.tokens >= 1
+        if allowed { bucket.tokens -= 1 }
+        buckets[key] = bucket
+        return allowed
+    }
+}

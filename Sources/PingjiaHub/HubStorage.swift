@@ -1,0 +1,118 @@
+import Foundation
+import PingjiaCore
+import PingjiaSyncProtocol
+
+/// Where the hub keeps devices, records, batches and alarms. SQLite (`SQLiteHubStorage`) is the
+/// embedded default; a PostgreSQL backend implements the same protocol. Each method is one
+/// transaction; `ingest` in particular judges and stores a whole batch atomically.
+public protocol HubStorage: Sendable {
+    /// Registers a device slot awaiting enrollment with the hash of its one-time code.
+    func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) throws(HubError) -> Int
+    /// Consumes a one-time code: binds `deviceId` and its public key to the slot.
+    func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) throws(HubError) -> DeviceEntry
+    func revoke(deviceId: String, now: Date) throws(HubError) -> DeviceEntry
+    /// Puts a device in pull mode (the hub fetches from `url`), or back to push with nil.
+    func setPullURL(deviceId: String, url: String?) throws(HubError)
+    func devices() throws(HubError) -> [DeviceEntry]
+    func device(id: String) throws(HubError) -> DeviceEntry?
+    /// Judges a batch whose signature and inner chain are already verified against what the hub
+    /// holds, and stores what is new, in one transaction. `sign` makes the receipt inside it.
+    func ingest(_ batch: VerifiedBatch, sign: (UInt64, ChainHash, String) -> Receipt) throws(HubError) -> IngestOutcome
+    /// Every stored (seq, hash) of a device, in seq order.
+    func chain(deviceId: String) throws(HubError) -> [(seq: UInt64, hash: ChainHash)]
+    /// Recomputes every stored record's hash and the links between them.
+    func verifyChain(deviceId: String) throws(HubError) -> ChainVerification
+    func alarms() throws(HubError) -> [Alarm]
+    /// Records an alarm found outside `ingest` (a correctly signed batch whose own chain is broken).
+    func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) throws(HubError)
+    /// Export feed: records after `cursor`, in the order they were received.
+    func exportRecords(after cursor: Int64, limit: Int) throws(HubError) -> [ExportedRecord]
+    func exportCursor(consumer: String) throws(HubError) -> Int64
+    func acknowledgeExport(consumer: String, through cursor: Int64) throws(HubError)
+}
+
+public struct DeviceEntry: Sendable, Equatable, Codable {
+    public enum Status: String, Sendable, Codable { case pending, active, revoked }
+    public let slot: Int
+    public let hall: String
+    public let name: String
+    public let deviceId: String?
+    public let publicKey: String?
+    public let status: Status
+    public let createdAt: String
+    public let codeExpiresAt: String?
+    public let lastSeq: UInt64
+    public let headHash: String
+    /// Device clock minus hub clock at the last batch, in milliseconds.
+    public let clockOffsetMs: Int64?
+    public let lastBatchAt: String?
+    /// Set for a device in pull mode: the base URL of its sync endpoints.
+    public let pullURL: String?
+}
+
+/// A batch that passed `Batch.verify` for the device's enrolled key.
+public struct VerifiedBatch: Sendable {
+    public let deviceId: String
+    public let idempotencyKey: String
+    /// `Batch.segmentDigest`: a reused Idempotency-Key for another chain segment is refused.
+    public let requestDigest: [UInt8]
+    public let fromSeq: UInt64
+    public let prevHash: ChainHash
+    public let records: [RatingRecord]
+    public let receivedAt: Date
+    public let clockOffsetMs: Int64?
+}
+
+public enum IngestOutcome: Sendable, Equatable {
+    /// Stored (or already held); the receipt covers the device's chain through the hub's head.
+    case accepted(Receipt, newRecords: Int)
+    /// The same Idempotency-Key was seen before: the original receipt.
+    case replayed(Receipt)
+    /// The batch starts after the hub's head: resend from `expectedSeq`.
+    case gap(expectedSeq: UInt64)
+    /// A seq the hub holds arrives with another hash (or the chain forks): refused and alarmed.
+    case conflict(seq: UInt64, detail: String)
+    case idempotencyKeyReused
+}
+
+public struct Alarm: Sendable, Equatable, Codable {
+    public let at: String
+    public let deviceId: String
+    public let kind: String
+    public let seq: UInt64?
+    public let detail: String
+}
+
+public enum ChainVerification: Sendable, Equatable {
+    case intact(count: Int, lastSeq: UInt64)
+    case broken(seq: UInt64, reason: String)
+}
+
+public struct ExportedRecord: Sendable, Equatable {
+    public let cursor: Int64
+    public let record: RatingRecord
+    public let receivedAt: String
+}
+
+public enum HubError: Error, Sendable, Equatable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case database(operation: String, reason: String)
+    case badCode
+    case unknownDevice(String)
+    case alreadyEnrolled(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason):
+            "cannot open the hub database \(path): \(reason). Check that its directory exists and is writable"
+        case let .database(operation, reason): "hub database error while \(operation): \(reason)"
+        case .badCode:
+            "the enrollment code is unknown, already used or expired: ask the hub operator for a new one (`pingjia-hub devices add`)"
+        case let .unknownDevice(id): "no enrolled device '\(id)': see `pingjia-hub devices list`"
+        case let .alreadyEnrolled(id):
+            "device '\(id)' is already enrolled on this hub; to replace its key, revoke it first (`pingjia-hub devices revoke \(id)`)"
+        case let .invalid(reason): reason
+        }
+    }
+}

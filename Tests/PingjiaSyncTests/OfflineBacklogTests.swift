@@ -1,0 +1,37 @@
+import Foundation
+import PingjiaHub
+import PingjiaSync
+import Testing
+
+/// Days offline: 100,000 ratings wait in the outbox, then the hub comes up. All must arrive,
+/// exactly once. The time and rate are reported, not asserted: speed belongs in benchmarks.
+@Suite struct OfflineBacklogTests {
+    @Test func aHundredThousandBufferedRatingsAllArriveWhenTheHubComesUp() async throws {
+        try await withTempDirectory { dir in
+            let count = 100_000
+            let hub = HubHarness(directory: dir)
+            try await hub.start()
+            let device = try TestDevice(directory: dir)
+            defer { device.close() }
+            try await device.enroll(with: hub)
+            await hub.stop()
+
+            try device.bulkFill(count)
+            // The device tries while the hub is down: nothing is acknowledged, nothing is lost.
+            let offline = await drain(try device.pusher(baseURL: hub.url, batchRecords: 500), within: .milliseconds(300))
+            guard case .retry = offline else { Issue.record("expected retries while the hub is down, got \(offline)"); return }
+            #expect(try device.store.syncState().ackedThroughSeq == 0)
+
+            try await hub.start()
+            let started = ContinuousClock.now
+            let result = await drain(try device.pusher(baseURL: hub.url, batchRecords: 500, timeout: .seconds(30)), within: .seconds(900))
+            let elapsed = ContinuousClock.now - started
+            #expect(result == .idle)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print("offline backlog: \(count) ratings delivered in \(String(format: "%.1f", seconds)) s "
+                  + "(\(Int(Double(count) / seconds)) ratings/s, batches of 500, debug build, loopback)")
+            try expectExactlyOnce(device, hub)
+            await hub.stop()
+        }
+    }
+}
