@@ -88,14 +88,14 @@ public struct KioskConfig: Sendable, Equatable {
             }
             config.sessions.windows[id] = settings
         }
-        if let web = root.table("web") {
-            if let listen = web.string("listen") {
-                if listen.isEmpty { web.problem("listen", "listen must be an address such as \"127.0.0.1\"") } else { config.web.listen = listen }
-            }
-            if let port = web.int("port") {
-                if (1...65535).contains(port) { config.web.port = port } else {
-                    web.problem("port", "port \(port) must be between 1 and 65535")
-                }
+        if let web = root.table("web"), let listen = web.string("listen") {
+            // host:port, as [sync] listen.
+            let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) {
+                config.web.listen = String(parts[0])
+                config.web.port = port
+            } else {
+                web.problem("listen", "listen '\(listen)' must be host:port, e.g. 127.0.0.1:8080 (0.0.0.0:8080 opens the local API to the hall's network)")
             }
         }
         try document.finish()
@@ -202,10 +202,9 @@ public struct KioskConfig: Sendable, Equatable {
     # mode = "open"
 
     [web]
-    # The window display (/display/{window}), the local API and /healthz. Loopback by default:
-    # the local API changes who is serving at a window.
-    listen = "127.0.0.1"
-    port = 8080
+    # host:port of the window display (/display/{window}), the local API and /healthz. Loopback
+    # by default: the local API changes who is serving at a window.
+    listen = "127.0.0.1:8080"
 
     """
 }

@@ -37,7 +37,7 @@ public struct WindowSettings: Sendable, Equatable {
     }
 }
 
-/// `[web]`: the local web (display page, local API, /healthz).
+/// `[web] listen = "host:port"`: the local web (display page, local API, /healthz).
 public struct WebSettings: Sendable, Equatable {
     /// Loopback by default: the local API changes who is serving, so it is not for the hall's LAN.
     public var listen = "127.0.0.1"

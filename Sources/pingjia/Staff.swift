@@ -64,7 +64,7 @@ struct StaffCommand: AsyncParsableCommand {
             do {
                 (data, response) = try await URLSession.shared.data(for: request)
             } catch {
-                throw Failure("cannot reach pingjiad at \(url.host ?? host):\(config.web.port) ([web] of the config): is it running? (\(error.localizedDescription))")
+                throw Failure("cannot reach pingjiad at \(url.host ?? host):\(config.web.port) ([web] listen of the config): is it running? (\(error.localizedDescription))")
             }
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0
             guard (200..<300).contains(status) else {

@@ -16,8 +16,7 @@ struct SessionConfigTests {
             mode = "armed"
             timeout_ms = 5000
             [web]
-            listen = "0.0.0.0"
-            port = 8181
+            listen = "0.0.0.0:8181"
             """, file: "pingjia.toml")
         #expect(config.sessions.mode(".elsewhere") == .open)
         #expect(config.sessions.mode("W03") == .armed)
@@ -41,7 +40,9 @@ struct SessionConfigTests {
         ("[session]\nmin_interval_ms = -1\n", 2, "min_interval_ms -1"),
         ("[[window]]\nmode = \"open\"\n", 1, "id"),
         ("[[window]]\nid = \"W1\"\n[[window]]\nid = \"W1\"\n", 4, "two [[window]]"),
-        ("[web]\nport = 70000\n", 2, "port 70000"),
+        ("[web]\nlisten = \"127.0.0.1:70000\"\n", 2, "host:port"),
+        ("[web]\nlisten = \"127.0.0.1\"\n", 2, "host:port"),
+        ("[web]\nport = 8080\n", 2, "port"),
         ("[session]\ntimeout = 10\n", 2, "timeout"),
     ])
     func badValuesAreRejectedOnTheirLine(text: String, line: Int, words: String) {

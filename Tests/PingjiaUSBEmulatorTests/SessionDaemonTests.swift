@@ -17,7 +17,7 @@ extension KeypadEmulatorTests {
                 timeout_ms = 1000
 
                 [web]
-                port = \(port)
+                listen = "127.0.0.1:\(port)"
                 """)
             let daemon = try emulator.launch("pingjiad", ["--state-dir", state.path])
             defer { daemon.terminate() }
