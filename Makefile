@@ -54,6 +54,8 @@ run: build
 	@$(BIN)/pingjia qr --staff A1023 --state-dir "$(STATE_DIR)"
 	@echo "Try in another terminal:  $(BIN)/pingjia rate --staff A1023 --level 1 --state-dir $(STATE_DIR)"
 	@echo "                          $(BIN)/pingjia outbox status --state-dir $(STATE_DIR)"
+	@echo "                          $(BIN)/pingjia staff pause --window 3 --state-dir $(STATE_DIR)"
+	@echo "Window display of 张三 (window 3): http://127.0.0.1:8080/display/3"
 	@echo "Stop the daemon with Ctrl-C."; echo
 	@exec $(BIN)/pingjiad --state-dir "$(STATE_DIR)"
 

@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
-        // The hub's HTTP server. No traits: skips swift-configuration and the full-Foundation extras.
+        // HTTP servers (the hub; the kiosk's local web and pull endpoints). No traits: skips swift-configuration and the full-Foundation extras.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0", traits: []),
         // The device's HTTP client (push, enrollment): async/await, TLS with custom trust roots.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
@@ -62,6 +62,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The kiosk's local web on 127.0.0.1: local API (sessions, staff status), window display with
+        // server-sent events, /healthz.
+        .target(name: "PingjiaWeb", dependencies: [
+            "PingjiaCore", "PingjiaConfig", "PingjiaKiosk", "PingjiaQR",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         // The sync wire format both sides import: batch JSON, signature input bytes, receipts, keys.
         .target(name: "PingjiaSyncProtocol", dependencies: [
             "PingjiaCore",
@@ -98,7 +107,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "pingjiad", dependencies: [
-            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices", "PingjiaSync",
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices", "PingjiaSync", "PingjiaWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,6 +127,16 @@ let package = Package(
         .executableTarget(name: "FuzzProfile", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzProfile"),
         .executableTarget(name: "FuzzReports", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzReports"),
 
+        .testTarget(name: "PingjiaKioskTests", dependencies: [
+            "PingjiaKiosk", "PingjiaCore", "PingjiaConfig",
+        ]),
+        // The local web over real HTTP on loopback, with a real store.
+        .testTarget(name: "PingjiaWebTests", dependencies: [
+            "PingjiaWeb", "PingjiaKiosk", "PingjiaCore", "PingjiaConfig", "PingjiaStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "PingjiaCoreTests", dependencies: ["PingjiaCore", "PingjiaTOML"]),
         .testTarget(name: "PingjiaQRTests", dependencies: ["PingjiaQR"]),
         .testTarget(name: "PingjiaConfigTests", dependencies: ["PingjiaConfig", "PingjiaCore", "PingjiaTOML", "PingjiaQR"]),

@@ -17,6 +17,10 @@ public struct KioskConfig: Sendable, Equatable {
     /// Which staff member each rating device rates (`[[keypad]]`), until pairing at the window
     /// is built; a device with no entry still rates, flagged `unarmed`.
     public var keypads: [KeypadPairing] = []
+    /// `[session]` and `[[window]]`: when a press counts (一次一评), timeouts, burst detection.
+    public var sessions = SessionSettings()
+    /// `[web]`: where the display page and the local API listen.
+    public var web = WebSettings()
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -70,8 +74,53 @@ public struct KioskConfig: Sendable, Equatable {
                 config.keypads.append(KeypadPairing(port: port, serial: serial, staffId: staff, windowId: window))
             }
         }
+        if let session = root.table("session") {
+            let parsed = parseWindowSettings(session)
+            if let mode = parsed.mode { config.sessions.mode = mode }
+            if let timeout = parsed.timeoutMs { config.sessions.timeoutMs = timeout }
+            if let interval = parsed.minIntervalMs { config.sessions.minIntervalMs = interval }
+        }
+        for window in root.tables("window") ?? [] {
+            let settings = parseWindowSettings(window)
+            guard let id = window.string("id", required: true) else { continue }
+            if config.sessions.windows[id] != nil {
+                window.problem("id", "window '\(id)' has two [[window]] tables: merge them into one")
+            }
+            config.sessions.windows[id] = settings
+        }
+        if let web = root.table("web"), let listen = web.string("listen") {
+            // host:port, as [sync] listen.
+            let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) {
+                config.web.listen = String(parts[0])
+                config.web.port = port
+            } else {
+                web.problem("listen", "listen '\(listen)' must be host:port, e.g. 127.0.0.1:8080 (0.0.0.0:8080 opens the local API to the hall's network)")
+            }
+        }
         try document.finish()
         return config
+    }
+
+    /// The keys `[session]` and each `[[window]]` share; times in milliseconds.
+    private static func parseWindowSettings(_ table: TOMLReader) -> WindowSettings {
+        var settings = WindowSettings()
+        if let mode = table.string("mode") {
+            if let parsed = WindowMode(rawValue: mode) { settings.mode = parsed } else {
+                table.problem("mode", "mode '\(mode)' must be \"armed\" (a press counts in a session armed by the API or the 请评价 key) or \"open\" (every press counts)")
+            }
+        }
+        if let timeout = table.int("timeout_ms") {
+            if (1_000...600_000).contains(timeout) { settings.timeoutMs = timeout } else {
+                table.problem("timeout_ms", "timeout_ms \(timeout) must be between 1000 (1 s) and 600000 (10 min)")
+            }
+        }
+        if let interval = table.int("min_interval_ms") {
+            if (0...5_000).contains(interval) { settings.minIntervalMs = interval } else {
+                table.problem("min_interval_ms", "min_interval_ms \(interval) must be between 0 (no burst check) and 5000")
+            }
+        }
+        return settings
     }
 
     /// Reads the config of `location`. A missing default file means defaults; a missing file the
@@ -136,6 +185,26 @@ public struct KioskConfig: Sendable, Equatable {
     # port = "1-1.2"
     # staff = "A1023"                # 工号 from the roster
     # window = "W03"                 # default: the staff member's window in the roster
+
+    [session]
+    # "armed": a press counts (一次一评) only in a session armed by the local API
+    # (POST /api/v1/windows/{w}/session) or the keypad's 请评价 key; other presses are kept, flagged
+    # unarmed or repeat. "open": every press counts (self-service kiosks).
+    mode = "armed"
+    # An armed session nobody rated closes after this many milliseconds (未评价).
+    timeout_ms = 10000
+    # Presses at one window closer together than this are faster than a person: suspect-burst.
+    min_interval_ms = 300
+
+    # Windows whose rules differ from [session]: the same three keys, and the window's id.
+    # [[window]]
+    # id = "W03"
+    # mode = "open"
+
+    [web]
+    # host:port of the window display (/display/{window}), the local API and /healthz. Loopback
+    # by default: the local API changes who is serving at a window.
+    listen = "127.0.0.1:8080"
 
     """
 }

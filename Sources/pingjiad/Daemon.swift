@@ -6,12 +6,13 @@ import PingjiaDevices
 import PingjiaKiosk
 import PingjiaStore
 import PingjiaSync
+import PingjiaWeb
 import ServiceLifecycle
 
 /// The kiosk daemon. It opens the kiosk's state (config, device id, scales, store, recovering a
-/// damaged store if needed), drives the USB rating devices, pushes ratings to the hub once the
-/// kiosk is enrolled, and runs until SIGTERM or SIGINT; the window display joins the service group
-/// when it is built.
+/// damaged store if needed), drives the USB rating devices through the rating-session engine,
+/// serves the window display and the local API, pushes ratings to the hub once the kiosk is
+/// enrolled, and runs until SIGTERM or SIGINT.
 @main
 struct PingjiaDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,11 +77,16 @@ struct PingjiaDaemon: AsyncParsableCommand {
         for problem in profiles.problems {
             logger.error("device profile rejected", metadata: ["problem": "\(problem)"])
         }
-        // Services in dependency order: the store first, then USB devices and sync. The group
-        // stops them in reverse, so USB has let go and sync has stopped sending before the store
-        // closes.
+        let sessions = SessionEngine(settings: kiosk.config.sessions)
+        let health = KioskHealth()
+        // Services in dependency order: the store first, then USB devices, sessions, the local web
+        // and sync. The group stops them in reverse, so the web and USB have let go and sync has
+        // stopped sending before the store closes.
         var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
-                                       DeviceService(kiosk: kiosk, profiles: profiles, logger: logger)]
+                                       DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
+                                       SessionService(sessions: sessions, logger: logger),
+                                       WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health),
+                                                  settings: kiosk.config.web, logger: logger)]
         do {
             let syncLogger = Logger(label: "pingjiad.sync")
             if let server = try SyncSetup.server(location: location, config: kiosk.config, store: kiosk.store, logger: syncLogger) {

@@ -7,12 +7,16 @@ import PingjiaKiosk
 import PingjiaUSB
 import ServiceLifecycle
 
-/// Drives the USB rating devices. A press becomes a rating through `KioskContext.rate`, the same
-/// path as `pingjia rate`, and the device is thanked only after `rate` returned, i.e. after the
-/// rating is on disk. Joins the service group after the store, so it stops before the store closes.
+/// Drives the USB rating devices. A press goes through the session engine (一次一评, bursts,
+/// pause), then becomes a rating through `KioskContext.rate`, the same path as `pingjia rate`; the
+/// device is thanked only after `rate` returned, i.e. after the rating is on disk. The staff keys
+/// (请评价, 暂停服务, sign-in) go to the session engine. Joins the service group after the store,
+/// so it stops before the store closes.
 struct DeviceService: Service {
     let kiosk: KioskContext
     let profiles: ProfileSet
+    let sessions: SessionEngine
+    let health: KioskHealth
     let logger: Logger
 
     func run() async throws {
@@ -47,6 +51,7 @@ struct DeviceService: Service {
         logger[metadataKey: "profile"] = "\(profile.name)"
         switch event.kind {
         case .attached:
+            health.usbEvent()
             if pairing(event.device) == nil {
                 logger.warning("device is not paired with a staff member: its ratings are kept, flagged unarmed; add a [[keypad]] with port = \"\(event.device.port)\" to the config")
             }
@@ -54,10 +59,10 @@ struct DeviceService: Service {
                 await send("prompt", to: event, manager: manager, logger: logger)
             }
         case .input(let input):
+            health.usbEvent()
             switch input.meaning {
             case .action(let action):
-                // Sessions (请评价 arming, pause, sign-in) are handled by a later part of the daemon.
-                logger.notice("staff key pressed", metadata: ["action": "\(action.rawValue)"])
+                staffKey(action, event: event, logger: logger)
             case .level(let level):
                 rate(level: level, input: input, event: event, profile: profile, logger: logger)
                     ? await send("thanks", to: event, manager: manager, logger: logger)
@@ -68,30 +73,69 @@ struct DeviceService: Service {
         }
     }
 
+    /// The window a device rates for: the pairing's, else its staff member's in the roster; with
+    /// nobody paired, the USB port, since a rating must say where it was given.
+    private func window(of device: USBDeviceInfo, pairing: KeypadPairing?) -> String {
+        if let pairing {
+            if let window = pairing.windowId { return window }
+            if let window = try? kiosk.store.staff(id: pairing.staffId)?.windowId { return window }
+        }
+        return "usb-\(device.port)"
+    }
+
+    /// 请评价 arms a session, 暂停服务 toggles pause, sign-in signs the paired staff member in.
+    private func staffKey(_ action: DeviceAction, event: DeviceEvent, logger: Logger) {
+        let pairing = pairing(event.device)
+        let windowId = window(of: event.device, pairing: pairing)
+        let current = sessions.windowState(windowId)
+        let serving = current.status == .signedOut ? pairing?.staffId : current.staffId ?? pairing?.staffId
+        var logger = logger
+        logger[metadataKey: "window"] = "\(windowId)"
+        do {
+            switch action {
+            case .call:
+                let session = try sessions.arm(windowId: windowId, staffId: serving, source: .keypad)
+                logger.info("session armed by the keypad", metadata: ["staff": "\(session.staffId ?? "-")", "session": "\(session.id)"])
+            case .pause:
+                let state = try sessions.togglePause(windowId: windowId, staffId: serving)
+                logger.info("staff status changed by the keypad", metadata: ["staff": "\(state.staffId ?? "-")", "status": "\(state.status.rawValue)"])
+            case .signin:
+                let state = try sessions.setStaff(windowId: windowId, staffId: pairing?.staffId, status: .signedIn)
+                logger.info("staff status changed by the keypad", metadata: ["staff": "\(state.staffId ?? "-")", "status": "\(state.status.rawValue)"])
+            }
+        } catch {
+            logger.warning("staff key ignored", metadata: ["action": "\(action.rawValue)", "reason": "\(error)"])
+        }
+    }
+
     /// Records the press; true once it is committed.
     private func rate(level: Int, input: DeviceInput, event: DeviceEvent, profile: DeviceProfile, logger: Logger) -> Bool {
         let pairing = pairing(event.device)
         let channel: RatingChannel = profile.family == .serialFrame ? .touch : .keypad
-        // A rating must say where it was given; with nobody paired, that is the USB port.
-        let unpairedWindow = "usb-\(event.device.port)"
+        let windowId = window(of: event.device, pairing: pairing)
+        var decision = sessions.press(windowId: windowId, pairedStaff: pairing?.staffId)
+        if pairing == nil { decision.flags.insert(.unarmed) }
         do {
             let record: RatingRecord
             do {
-                record = try kiosk.rate(staffId: pairing?.staffId, level: level, scale: profile.scale, reasons: input.reasons,
-                                        channel: channel, flags: pairing == nil ? [.unarmed] : [],
-                                        windowId: pairing == nil ? unpairedWindow : pairing?.windowId)
-            } catch .rating(let reason) where pairing != nil {
-                // A pairing naming someone not (or no longer) in the roster must not cost the press.
-                logger.error("paired staff not usable; the rating is kept unarmed", metadata: ["reason": "\(reason)"])
+                record = try kiosk.rate(staffId: decision.staffId, level: level, scale: profile.scale, reasons: input.reasons,
+                                        channel: channel, flags: decision.flags, windowId: windowId,
+                                        matterCode: decision.matterCode, caseNo: decision.caseNo)
+            } catch .rating(let reason) where decision.staffId != nil {
+                // A staff member not (or no longer) in the roster must not cost the press.
+                logger.error("staff not usable; the rating is kept unarmed", metadata: ["reason": "\(reason)"])
                 record = try kiosk.rate(staffId: nil, level: level, scale: profile.scale, reasons: input.reasons,
-                                        channel: channel, flags: [.unarmed], windowId: pairing?.windowId ?? unpairedWindow)
+                                        channel: channel, flags: decision.flags.union([.unarmed]), windowId: windowId,
+                                        matterCode: decision.matterCode, caseNo: decision.caseNo)
             }
+            sessions.committed(decision)
             logger.info("rating committed", metadata: [
                 "seq": "\(record.seq)", "level": "\(level)", "staff": "\(record.rating.staffId ?? "-")",
                 "flags": "\(record.rating.flags.map(\.rawValue).sorted().joined(separator: ","))",
             ])
             return true
         } catch {
+            sessions.failed(decision)
             logger.error("press NOT recorded", metadata: ["level": "\(level)", "reason": "\(error)"])
             return false
         }

@@ -43,6 +43,9 @@ struct KeypadEmulatorTests {
     @Test func kernelDriverIsDetachedWhileDrivenAndGivenBackOnExit() throws {
         try withEmulator([.pj5()]) { emulator in
             let child = try watch(emulator, attached: 1)
+            // The emulator's event log is read on its own thread: "attached" from pingjia can
+            // arrive before the emulator's own "claim" line has been read.
+            try emulator.events.wait(for: "claim")
             let order = emulator.events.objects.compactMap { $0["event"] as? String }.filter { ["detach", "claim"].contains($0) }
             #expect(order == ["detach", "claim"], "usbhid must be detached before the interface can be claimed")
             #expect(emulator.events.objects("attach").isEmpty)

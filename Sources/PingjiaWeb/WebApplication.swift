@@ -1,0 +1,104 @@
+import Foundation
+import Hummingbird
+import Logging
+import PingjiaConfig
+import PingjiaCore
+import PingjiaKiosk
+import PingjiaQR
+import ServiceLifecycle
+
+/// What the local web works with: the same kiosk, session engine and health record as the
+/// devices, so a session armed here is the one a key press rates.
+public struct WebContext: Sendable {
+    public let kiosk: KioskContext
+    public let sessions: SessionEngine
+    public let health: KioskHealth
+
+    public init(kiosk: KioskContext, sessions: SessionEngine, health: KioskHealth) {
+        self.kiosk = kiosk
+        self.sessions = sessions
+        self.health = health
+    }
+}
+
+extension WebContext {
+    /// Whom a window rates when nobody has signed in there: the staff member of a `[[keypad]]` at
+    /// that window, else the roster's first staff member of that window (the display shows them too).
+    func defaultStaff(windowId: String) throws(Problem) -> Staff? {
+        do {
+            for pairing in kiosk.config.keypads {
+                if let window = pairing.windowId {
+                    if window == windowId { return try kiosk.store.staff(id: pairing.staffId) }
+                } else if let staff = try kiosk.store.staff(id: pairing.staffId), staff.windowId == windowId {
+                    return staff
+                }
+            }
+            return try kiosk.store.staff().first { $0.windowId == windowId }
+        } catch {
+            throw Problem(.serviceUnavailable, "store not readable", detail: "\(error)")
+        }
+    }
+
+    /// The staff member serving at `windowId` now: signed in (or paused, away), else the default.
+    func currentStaff(windowId: String) throws(Problem) -> Staff? {
+        let state = sessions.windowState(windowId)
+        if state.status != .signedOut, let id = state.staffId {
+            do { return try kiosk.store.staff(id: id) } catch {
+                throw Problem(.serviceUnavailable, "store not readable", detail: "\(error)")
+            }
+        }
+        return try defaultStaff(windowId: windowId)
+    }
+}
+
+/// The kiosk's local web: the local API, the window display with live updates, /healthz. Shared
+/// by pingjiad and the tests, so the tests exercise the routes the daemon serves.
+public func buildApplication(_ web: WebContext, settings: WebSettings, logger: Logger,
+                             heartbeat: Duration = .seconds(15),
+                             onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+    -> some ApplicationProtocol & Service {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    LocalAPI(web: web, logger: logger).register(on: router)
+    DisplayPages(web: web, heartbeat: heartbeat).register(on: router)
+    router.get("/healthz") { _, _ in try healthz(web) }
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.listen, port: settings.port), serverName: "pingjiad"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
+        logger: logger
+    )
+}
+
+/// Store writable (a status read and a writable state directory) and the last USB event. 503 when
+/// the store is not usable, so a monitor alarms on the status code alone.
+func healthz(_ web: WebContext) throws -> Response {
+    var storeProblem: String?
+    var pending: UInt64?
+    do {
+        pending = try web.kiosk.store.outboxStatus().pending
+        if access(web.kiosk.location.stateDirectory, W_OK) != 0 {
+            storeProblem = "the state directory \(web.kiosk.location.stateDirectory) is not writable"
+        }
+    } catch {
+        storeProblem = "\(error)"
+    }
+    struct Health: Encodable {
+        var status: String
+        var store: String
+        var storeProblem: String?
+        var waitingForHub: UInt64?
+        var lastUsbEvent: String?
+    }
+    let health = Health(status: storeProblem == nil ? "ok" : "failing", store: storeProblem == nil ? "writable" : "failing",
+                        storeProblem: storeProblem, waitingForHub: pending, lastUsbEvent: web.health.lastUSBEvent)
+    return try json(health, status: storeProblem == nil ? .ok : .serviceUnavailable)
+}
+
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data = try encoder.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
