@@ -70,19 +70,11 @@ public func buildApplication(_ web: WebContext, settings: WebSettings, logger: L
     )
 }
 
-/// Store writable (a status read and a writable state directory) and the last USB event. 503 when
+/// Store writable (StoreHealthCheck: a status read and a real write in the state directory) and the last USB event. 503 when
 /// the store is not usable, so a monitor alarms on the status code alone.
 func healthz(_ web: WebContext) throws -> Response {
-    var storeProblem: String?
-    var pending: UInt64?
-    do {
-        pending = try web.kiosk.store.outboxStatus().pending
-        if access(web.kiosk.location.stateDirectory, W_OK) != 0 {
-            storeProblem = "the state directory \(web.kiosk.location.stateDirectory) is not writable"
-        }
-    } catch {
-        storeProblem = "\(error)"
-    }
+    let storeProblem = StoreHealthCheck(kiosk: web.kiosk).problem()
+    let pending = try? web.kiosk.store.outboxStatus().pending
     struct Health: Encodable {
         var status: String
         var store: String

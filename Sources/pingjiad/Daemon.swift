@@ -79,6 +79,7 @@ struct PingjiaDaemon: AsyncParsableCommand {
         }
         let sessions = SessionEngine(settings: kiosk.config.sessions)
         let health = KioskHealth()
+        let (webReady, webReadyContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         // Services in dependency order: the store first, then USB devices, sessions, the local web
         // and sync. The group stops them in reverse, so the web and USB have let go and sync has
         // stopped sending before the store closes.
@@ -86,7 +87,7 @@ struct PingjiaDaemon: AsyncParsableCommand {
                                        DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
                                        SessionService(sessions: sessions, logger: logger),
                                        WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health),
-                                                  settings: kiosk.config.web, logger: logger)]
+                                                  settings: kiosk.config.web, logger: logger, ready: webReadyContinuation)]
         do {
             let syncLogger = Logger(label: "pingjiad.sync")
             if let server = try SyncSetup.server(location: location, config: kiosk.config, store: kiosk.store, logger: syncLogger) {
@@ -108,6 +109,10 @@ struct PingjiaDaemon: AsyncParsableCommand {
             kiosk.close()
             Self.cannotStart(error)
         }
+        // Last, so the first to stop: STOPPING=1 goes out as soon as the shutdown begins.
+        services.append(NotifyService(notifier: SystemdNotifier(), webReady: webReady,
+                                      health: StoreHealthCheck(kiosk: kiosk),
+                                      watchdogInterval: SystemdNotifier.watchdogInterval(), logger: logger))
         let group = ServiceGroup(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -10,10 +10,15 @@ struct WebService: Service {
     let web: WebContext
     let settings: WebSettings
     let logger: Logger
+    /// Told once the port is bound or the web has given up on it (READY=1 waits for this);
+    /// finished when the service ends either way.
+    var ready: AsyncStream<Void>.Continuation? = nil
 
     func run() async throws {
-        let app = buildApplication(web, settings: settings, logger: logger) { [logger, settings] port in
+        defer { ready?.finish() }
+        let app = buildApplication(web, settings: settings, logger: logger) { [logger, settings, ready] port in
             logger.info("local web listening", metadata: ["address": "http://\(settings.listen):\(port)"])
+            ready?.yield()
         }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -29,6 +34,7 @@ struct WebService: Service {
         } catch {
             logger.error("local web not available: no window display, no local API; change [web] port or free it",
                          metadata: ["listen": "\(settings.listen):\(settings.port)", "reason": "\(error)"])
+            ready?.yield()
             try? await gracefulShutdown()
         }
     }

@@ -53,8 +53,8 @@ import Testing
         private let stderr = Locked(Data())
         private let drained = DispatchGroup()
 
-        init(_ arguments: [String], in dir: URL) throws {
-            let (process, out, err) = try start(try binary("pingjiad"), arguments, in: dir)
+        init(_ arguments: [String], in dir: URL, environment: [String: String] = [:]) throws {
+            let (process, out, err) = try start(try binary("pingjiad"), arguments, in: dir, environment: environment)
             self.process = process
             for (pipe, sink) in [(out, Locked(Data())), (err, stderr)] {
                 drained.enter()

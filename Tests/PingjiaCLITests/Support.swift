@@ -81,11 +81,12 @@ func environment() -> [String: String] {
 }
 
 /// Starts `executable` with pipes for both streams; the caller reads or waits.
-func start(_ executable: String, _ arguments: [String], in dir: URL) throws -> (Process, Pipe, Pipe) {
+func start(_ executable: String, _ arguments: [String], in dir: URL,
+           environment extra: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    process.environment = environment()
+    process.environment = environment().merging(extra) { _, new in new }
     process.currentDirectoryURL = dir
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
