@@ -24,7 +24,7 @@ public struct StoreHealthCheck: Sendable {
         let path = probePath
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            return "the state directory \(kiosk.location.stateDirectory) does not take a write (\(path): \(String(cString: strerror(errno)))); free disk space or fix its permissions"
+            return "the state directory \(kiosk.location.stateDirectory) is not writable (\(path): \(String(cString: strerror(errno)))); free disk space or fix its permissions"
         }
         let byte: UInt8 = 0x0A
         let written = withUnsafePointer(to: byte) { write(fd, $0, 1) }
@@ -32,7 +32,7 @@ public struct StoreHealthCheck: Sendable {
         close(fd)
         unlink(path)
         if written != 1 {
-            return "the state directory \(kiosk.location.stateDirectory) does not take a write (\(path): \(String(cString: strerror(writeErrno)))); free disk space or fix its permissions"
+            return "the state directory \(kiosk.location.stateDirectory) is not writable (\(path): \(String(cString: strerror(writeErrno)))); free disk space or fix its permissions"
         }
         return nil
     }
