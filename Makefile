@@ -3,7 +3,7 @@
 #   make deps      install the Debian packages the build and tests need (only those missing)
 #   make build     debug build of pingjiad and pingjia
 #   make release   optimised build (.build/release)
-#   make run       deps + build, then a demo kiosk in ./.pingjia (roster, QR), pingjiad in the foreground
+#   make run       deps + build, then a demo hall in ./.pingjia (two windows, roster with photos), pingjiad in the foreground
 #   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
 #   make test      deps + the whole test suite
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
@@ -47,15 +47,22 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# The demo hall (demo/hall.toml): window 3 open (every press counts), window 4 armed (a press
+# counts in a session armed by the local API). Photos are small committed PNGs in demo/photos.
+# A second run reuses the state and the build: init and the roster import change nothing.
 run: build
 	@$(BIN)/pingjia init --state-dir "$(STATE_DIR)"
+	@mkdir -p "$(STATE_DIR)/photos" && cp demo/photos/*.png "$(STATE_DIR)/photos/"
+	@cp demo/hall.toml "$(STATE_DIR)/pingjia.toml"
 	@$(BIN)/pingjia roster import demo/roster.csv --state-dir "$(STATE_DIR)"
 	@echo; echo "Rating link of 张三 (A1023), as a phone would scan it from a window display:"
 	@$(BIN)/pingjia qr --staff A1023 --state-dir "$(STATE_DIR)"
+	@echo "Window displays:  http://127.0.0.1:8080/display/3  (张三, open: every press counts)"
+	@echo "                  http://127.0.0.1:8080/display/4  (李四, armed: arm a session first)"
 	@echo "Try in another terminal:  $(BIN)/pingjia rate --staff A1023 --level 1 --state-dir $(STATE_DIR)"
-	@echo "                          $(BIN)/pingjia outbox status --state-dir $(STATE_DIR)"
+	@echo "                          curl -X POST -H 'Content-Type: application/json' -d '{\"staffId\":\"A1024\"}' http://127.0.0.1:8080/api/v1/windows/4/session"
 	@echo "                          $(BIN)/pingjia staff pause --window 3 --state-dir $(STATE_DIR)"
-	@echo "Window display of 张三 (window 3): http://127.0.0.1:8080/display/3"
+	@echo "                          $(BIN)/pingjia outbox status --state-dir $(STATE_DIR)"
 	@echo "Stop the daemon with Ctrl-C."; echo
 	@exec $(BIN)/pingjiad --state-dir "$(STATE_DIR)"
 
