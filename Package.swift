@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // /metrics: the kiosk counts through swift-metrics, exported in Prometheus text format.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries, found through pkg-config; `make deps` installs the -dev packages.
@@ -60,13 +63,15 @@ let package = Package(
         .target(name: "PingjiaKiosk", dependencies: [
             "PingjiaCore", "PingjiaConfig", "PingjiaStore",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
 
         // The kiosk's local web on 127.0.0.1: local API (sessions, staff status), window display with
-        // server-sent events, /healthz.
+        // server-sent events, /healthz, /metrics.
         .target(name: "PingjiaWeb", dependencies: [
             "PingjiaCore", "PingjiaConfig", "PingjiaKiosk", "PingjiaQR",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -13,14 +13,18 @@ public final class KioskContext: Sendable {
     public let deviceId: String
     public let scales: ScaleCatalog
     public let store: KioskStore
+    /// Ratings, flags and commit latency for /metrics (pingjiad); nothing for the CLI.
+    public let metrics: any KioskMetrics
     let clock: any DeviceClock
 
     /// - Parameter create: make the state directory, device id and store if missing (init, daemon);
     ///   otherwise a missing store is an error telling the installer to run `pingjia init`.
     public init(location: StateLocation, create: Bool, logger: Logger,
-                clock: any DeviceClock = SystemDeviceClock()) throws(KioskError) {
+                clock: any DeviceClock = SystemDeviceClock(),
+                metrics: any KioskMetrics = NoKioskMetrics()) throws(KioskError) {
         self.location = location
         self.clock = clock
+        self.metrics = metrics
         do {
             config = try KioskConfig.load(location)
         } catch {
@@ -89,7 +93,10 @@ public final class KioskContext: Sendable {
             throw .rating(error.description)
         }
         do {
-            return try store.append(rating)
+            let started = ContinuousClock.now
+            let record = try store.append(rating)
+            metrics.committed(level: level, channel: channel, flags: flags, duration: ContinuousClock.now - started)
+            return record
         } catch {
             throw .store(error.description)
         }

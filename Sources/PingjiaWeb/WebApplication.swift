@@ -13,11 +13,14 @@ public struct WebContext: Sendable {
     public let kiosk: KioskContext
     public let sessions: SessionEngine
     public let health: KioskHealth
+    /// The registry behind /metrics; its `kioskMetrics` must be the one `kiosk` counts into.
+    public let metrics: MetricsExport?
 
-    public init(kiosk: KioskContext, sessions: SessionEngine, health: KioskHealth) {
+    public init(kiosk: KioskContext, sessions: SessionEngine, health: KioskHealth, metrics: MetricsExport? = nil) {
         self.kiosk = kiosk
         self.sessions = sessions
         self.health = health
+        self.metrics = metrics
     }
 }
 
@@ -62,6 +65,14 @@ public func buildApplication(_ web: WebContext, settings: WebSettings, logger: L
     LocalAPI(web: web, logger: logger).register(on: router)
     DisplayPages(web: web, heartbeat: heartbeat).register(on: router)
     router.get("/healthz") { _, _ in try healthz(web) }
+    router.get("/metrics") { _, _ -> Response in
+        guard let metrics = web.metrics else {
+            throw Problem(.notFound, "metrics are off", detail: "this server was built without a metrics registry")
+        }
+        let text = metrics.render(pending: try? web.kiosk.store.outboxStatus().pending)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.listen, port: settings.port), serverName: "pingjiad"),

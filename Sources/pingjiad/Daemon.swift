@@ -49,8 +49,9 @@ struct PingjiaDaemon: AsyncParsableCommand {
         let logger = Logger(label: "pingjiad")
 
         let kiosk: KioskContext
+        let metrics = MetricsExport()
         do {
-            kiosk = try KioskContext(location: location, create: true, logger: logger)
+            kiosk = try KioskContext(location: location, create: true, logger: logger, metrics: metrics.kioskMetrics)
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])
             Self.cannotStart(error)
@@ -86,7 +87,7 @@ struct PingjiaDaemon: AsyncParsableCommand {
         var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
                                        DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
                                        SessionService(sessions: sessions, logger: logger),
-                                       WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health),
+                                       WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: metrics),
                                                   settings: kiosk.config.web, logger: logger, ready: webReadyContinuation)]
         do {
             let syncLogger = Logger(label: "pingjiad.sync")

@@ -68,7 +68,9 @@ struct DeviceService: Service {
                     ? await send("thanks", to: event, manager: manager, logger: logger)
                     : await send("error", to: event, manager: manager, logger: logger)
             }
-        case .detached, .problem, .unmatched:
+        case .problem:
+            kiosk.metrics.usbError("report")   // logged by the device manager
+        case .detached, .unmatched:
             break   // logged by the device manager
         }
     }
@@ -136,6 +138,7 @@ struct DeviceService: Service {
             return true
         } catch {
             sessions.failed(decision)
+            kiosk.metrics.usbError("press-not-stored")
             logger.error("press NOT recorded", metadata: ["level": "\(level)", "reason": "\(error)"])
             return false
         }
@@ -156,6 +159,7 @@ struct DeviceService: Service {
         do {
             try await manager.send(command, to: event.device.id, values: values)
         } catch {
+            kiosk.metrics.usbError("feedback")
             logger.warning("device feedback not sent", metadata: ["command": "\(command)", "reason": "\(error)"])
         }
     }

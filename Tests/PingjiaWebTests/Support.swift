@@ -20,13 +20,14 @@ final class WebKiosk: Sendable {
     let kiosk: KioskContext
     let sessions: SessionEngine
     let health: KioskHealth
+    let metrics = MetricsExport()
 
     init(config: String = "") throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("PingjiaWebTests-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data(config.utf8).write(to: dir.appendingPathComponent("pingjia.toml"))
         let location = StateLocation(stateDirectory: dir.path, configFile: nil)
-        kiosk = try KioskContext(location: location, create: true, logger: Logger(label: "test"))
+        kiosk = try KioskContext(location: location, create: true, logger: Logger(label: "test"), metrics: metrics.kioskMetrics)
         _ = try kiosk.store.importRoster(
             staff: [Staff(id: "A1023", name: "张三", windowId: "W03"), Staff(id: "A1024", name: "李四", windowId: "W04")],
             windows: [ServiceWindow(id: "W03", name: "3号窗口"), ServiceWindow(id: "W04", name: "4号窗口")],
@@ -41,12 +42,12 @@ final class WebKiosk: Sendable {
     }
 
     /// Runs `body` against the app listening on a loopback port (HummingbirdTesting `.live`).
-    func withServer(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    func withServer(metrics withMetrics: Bool = true, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         var logger = Logger(label: "web-test")
         logger.logLevel = .warning
         var settings = WebSettings()
         settings.port = 0
-        let app = buildApplication(WebContext(kiosk: kiosk, sessions: sessions, health: health), settings: settings, logger: logger,
+        let app = buildApplication(WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: withMetrics ? metrics : nil), settings: settings, logger: logger,
                                    heartbeat: .milliseconds(200))
         try await app.test(.live) { client in
             try await body(client)
