@@ -59,6 +59,7 @@ run: build
 	@$(BIN)/pingjia qr --staff A1023 --state-dir "$(STATE_DIR)"
 	@echo "Window displays:  http://127.0.0.1:8080/display/3  (张三, open: every press counts)"
 	@echo "                  http://127.0.0.1:8080/display/4  (李四, armed: arm a session first)"
+	@echo "Touch rating page (all-in-one kiosk): http://127.0.0.1:8080/touch/3"
 	@echo "Try in another terminal:  $(BIN)/pingjia rate --staff A1023 --level 1 --state-dir $(STATE_DIR)"
 	@echo "                          curl -X POST -H 'Content-Type: application/json' -d '{\"staffId\":\"A1024\"}' http://127.0.0.1:8080/api/v1/windows/4/session"
 	@echo "                          $(BIN)/pingjia staff pause --window 3 --state-dir $(STATE_DIR)"

@@ -67,7 +67,7 @@ let package = Package(
         ]),
 
         // The kiosk's local web on 127.0.0.1: local API (sessions, staff status), window display with
-        // server-sent events, /healthz, /metrics.
+        // server-sent events, the touch rating page, /healthz, /metrics.
         .target(name: "PingjiaWeb", dependencies: [
             "PingjiaCore", "PingjiaConfig", "PingjiaKiosk", "PingjiaQR",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -22,7 +22,9 @@ final class WebKiosk: Sendable {
     let health: KioskHealth
     let metrics = MetricsExport()
 
-    init(config: String = "") throws {
+    /// - Parameter sessionClock: the session engine's time; a frozen clock keeps 谢谢 and sessions
+    ///   from expiring on a slow machine.
+    init(config: String = "", sessionClock: any DeviceClock = SystemDeviceClock()) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("PingjiaWebTests-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data(config.utf8).write(to: dir.appendingPathComponent("pingjia.toml"))
@@ -32,7 +34,7 @@ final class WebKiosk: Sendable {
             staff: [Staff(id: "A1023", name: "张三", windowId: "W03"), Staff(id: "A1024", name: "李四", windowId: "W04")],
             windows: [ServiceWindow(id: "W03", name: "3号窗口"), ServiceWindow(id: "W04", name: "4号窗口")],
             replace: true)
-        sessions = SessionEngine(settings: kiosk.config.sessions)
+        sessions = SessionEngine(settings: kiosk.config.sessions, clock: sessionClock)
         health = KioskHealth()
     }
 
@@ -55,6 +57,11 @@ final class WebKiosk: Sendable {
             self.sessions.finishSubscribers()
         }
     }
+}
+
+/// Session time that does not move.
+struct FrozenClock: DeviceClock {
+    func now() -> DeviceTime { DeviceTime(wallClock: "2026-11-24T10:00:00.000+08:00", monotonicNs: 1_000_000_000) }
 }
 
 extension TestClientProtocol {
