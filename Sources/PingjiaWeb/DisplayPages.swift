@@ -33,12 +33,12 @@ struct DisplayPages: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/display/:window") { _, context in
-            let model = try model(try window(context))
+            let model = try model(try windowParameter(context))
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(string: Self.page(model))))
         }
         router.get("/display/:window/events") { _, context in
-            let windowId = try window(context)
+            let windowId = try windowParameter(context)
             let updates = web.sessions.updates(windowId: windowId)
             return Response(
                 status: .ok,
@@ -74,7 +74,7 @@ struct DisplayPages: Sendable {
                 })
         }
         router.get("/display/:window/photo") { _, context in
-            let model = try model(try window(context))
+            let model = try model(try windowParameter(context))
             guard let staffId = model.staffId, let photo = try web.kiosk.store.staff(id: staffId)?.photo,
                   let data = FileManager.default.contents(atPath: "\(web.kiosk.location.stateDirectory)/photos/\(photo)") else {
                 throw Problem(.notFound, "no photo", detail: "the staff member at this window has no photo in photos/ of the state directory")
@@ -82,15 +82,6 @@ struct DisplayPages: Sendable {
             let type = photo.lowercased().hasSuffix(".png") ? "image/png" : "image/jpeg"
             return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
-    }
-
-    private func window(_ context: BasicRequestContext) throws -> String {
-        let windowId = try context.parameters.require("window")
-        guard Identifier.isValidID(windowId) else {
-            throw Problem(.badRequest, "bad window id", detail: "window id '\(windowId)' is not a window id: \(Identifier.idRule)",
-                          field: "path.window")
-        }
-        return windowId
     }
 
     /// The staff member shown: the one signed in, else the one a `[[keypad]]` at this window rates,

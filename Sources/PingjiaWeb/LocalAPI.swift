@@ -24,10 +24,10 @@ struct LocalAPI: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         let windows = router.group("/api/v1/windows")
         windows.get(":window") { _, context in
-            try json(web.sessions.windowState(try window(context)))
+            try json(web.sessions.windowState(try windowParameter(context)))
         }
         windows.post(":window/session") { request, context in
-            let windowId = try window(context)
+            let windowId = try windowParameter(context)
             let body = try await decodeBody(ArmRequest.self, request)
             if let staffId = body.staffId { try requireStaff(staffId, field: "body.staffId") }
             // Nobody named: whoever serves at the window, as a keypad's 请评价 key would.
@@ -49,7 +49,7 @@ struct LocalAPI: Sendable {
             }
         }
         windows.post(":window/staff") { request, context in
-            let windowId = try window(context)
+            let windowId = try windowParameter(context)
             let body = try await decodeBody(StaffRequest.self, request)
             guard let status = StaffStatus(rawValue: body.status) else {
                 throw Problem(.badRequest, "unknown status",
@@ -69,15 +69,6 @@ struct LocalAPI: Sendable {
                 throw Problem(.conflict, "nobody at the window", detail: "\(error)", field: "body.staffId")
             }
         }
-    }
-
-    private func window(_ context: BasicRequestContext) throws -> String {
-        let windowId = try context.parameters.require("window")
-        guard Identifier.isValidID(windowId) else {
-            throw Problem(.badRequest, "bad window id", detail: "window id '\(windowId)' is not a window id: \(Identifier.idRule)",
-                          field: "path.window")
-        }
-        return windowId
     }
 
     private func requireStaff(_ staffId: String, field: String) throws {

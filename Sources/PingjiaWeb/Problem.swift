@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PingjiaCore
 
 /// An RFC 9457 problem body (`application/problem+json`): what went wrong, where, and what to do.
 /// Every 4xx and 5xx of the local web is one, so a caller never has to parse HTML or plain text.
@@ -81,3 +82,13 @@ private func path(_ keys: [any CodingKey]) -> String { keys.map(\.stringValue).j
 
 /// `body.status`, or `body` for the body as a whole.
 private func field(_ keys: [any CodingKey]) -> String { (["body"] + keys.map(\.stringValue)).joined(separator: ".") }
+
+/// `path.window`, checked as every window id is.
+func windowParameter(_ context: BasicRequestContext) throws -> String {
+    let windowId = try context.parameters.require("window")
+    guard Identifier.isValidID(windowId) else {
+        throw Problem(.badRequest, "bad window id", detail: "window id '\(windowId)' is not a window id: \(Identifier.idRule)",
+                      field: "path.window")
+    }
+    return windowId
+}

@@ -82,13 +82,3 @@ struct TouchRatingAPI: Sendable {
         }
     }
 }
-
-/// `path.window`, checked as every window id is.
-func windowParameter(_ context: BasicRequestContext) throws -> String {
-    let windowId = try context.parameters.require("window")
-    guard Identifier.isValidID(windowId) else {
-        throw Problem(.badRequest, "bad window id", detail: "window id '\(windowId)' is not a window id: \(Identifier.idRule)",
-                      field: "path.window")
-    }
-    return windowId
-}
