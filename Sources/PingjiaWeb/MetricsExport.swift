@@ -19,7 +19,9 @@ public final class MetricsExport: Sendable {
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
         ]
         kioskMetrics = SwiftMetricsKioskMetrics(factory: factory)
-        outboxDepth = registry.makeGauge(name: "pingjia_outbox_depth", help: "Ratings stored but not yet acknowledged by the hub")
+        outboxDepth = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "pingjia", metricName: "outbox", unitName: "depth",
+            helpText: "Ratings stored but not yet acknowledged by the hub"))
     }
 
     /// The text page; the outbox depth is -1 when the store does not answer (and /healthz says why).
