@@ -181,22 +181,6 @@ import Testing
         }
     }
 
-    /// A port nobody listens on right now (bound to 0, then released).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw SupportError("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func pullModeTheRunningHubFetchesFromTheKiosk() throws {
         try withTempDir { dir in
             let hubDB = dir.appendingPathComponent("hub/hub.db")
@@ -208,7 +192,7 @@ import Testing
             let device = try deviceId(of: state)
             #expect(try pingjia(["enroll", "--hub", url, "--code", code], state: state).status == 0)
             for level in [1, 2, 3, 4, 5] { #expect(try pingjia(["rate", "--staff", "A1023", "--level", "\(level)"], state: state).status == 0) }
-            let port = try Self.freePort()
+            let port = try freePort()
             let config = state.appendingPathComponent("pingjia.toml")
             try (String(contentsOf: config, encoding: .utf8)
                 .replacingOccurrences(of: "mode = \"push\"", with: "mode = \"pull\"")

@@ -53,11 +53,8 @@ import Testing
     @Test(arguments: scenarios)
     func everyRecordArrivesExactlyOnce(_ scenario: Scenario) async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             try device.rate(250)
 
             let proxy = FaultProxy(upstreamPort: hub.port)
@@ -89,11 +86,8 @@ import Testing
     /// the hub's head, the hub answers 409 with the seq it expects, the device resends from there.
     @Test func hubRestoredFromAnOlderBackupIsRefilledFromTheGap() async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             try device.rate(40)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             await hub.stop()

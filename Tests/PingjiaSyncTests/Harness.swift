@@ -187,6 +187,26 @@ final class TestDevice: @unchecked Sendable {
 
     func close() { store.close() }
 }
+/// A device in `dir` enrolled with `hub`; closed again if enrolment fails, so a failing test
+/// leaves no store open.
+func enrolledDevice(_ dir: String, with hub: HubHarness) async throws -> TestDevice {
+    let device = try TestDevice(directory: dir)
+    do {
+        try await device.enroll(with: hub)
+    } catch {
+        device.close()
+        throw error
+    }
+    return device
+}
+
+/// The usual start of a sync test: a hub with default settings and one device enrolled with it.
+func startHubWithEnrolledDevice(_ dir: String) async throws -> (HubHarness, TestDevice) {
+    let hub = HubHarness(directory: dir)
+    try await hub.start()
+    return (hub, try await enrolledDevice(dir, with: hub))
+}
+
 
 /// Drains `pusher` and then shuts its client down.
 func drain(_ pusher: Pusher, within limit: Duration = .seconds(120)) async -> Pusher.Step {

@@ -73,11 +73,8 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
     @Test func malformedBodiesGetProblemDetailsNamingWhatAndWhere() async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             let path = "/v1/devices/\(device.deviceId)/batches"
 
             let notJSON = try await Self.send(hub, "POST", path, headers: [("Idempotency-Key", "k1")], body: Array("{oops".utf8))
@@ -142,11 +139,8 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
     @Test func receiptRecordsTheDeviceClockOffset() async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             try device.rate(1)
             let key = try SigningKey.load(path: Enrollment.keyFile(device.location), create: false)
             // The device's clock is 90 s fast.
@@ -169,9 +163,8 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let hub = HubHarness(directory: dir)
             let token = "export-token-0123456789"
             try await hub.start { $0.exportToken = token }
-            let device = try TestDevice(directory: dir)
+            let device = try await enrolledDevice(dir, with: hub)
             defer { device.close() }
-            try await device.enroll(with: hub)
             try device.rate(7)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
 

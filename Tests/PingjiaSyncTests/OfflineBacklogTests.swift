@@ -9,11 +9,8 @@ import Testing
     @Test func aHundredThousandBufferedRatingsAllArriveWhenTheHubComesUp() async throws {
         try await withTempDirectory { dir in
             let count = 100_000
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             await hub.stop()
 
             try device.bulkFill(count)

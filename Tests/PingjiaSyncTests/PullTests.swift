@@ -46,11 +46,8 @@ import Testing
 
     @Test func hubPullsEveryRecordExactlyOnceThroughFaults() async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             try device.rate(180)
             let kiosk = KioskServer()
             try await kiosk.start(device)
@@ -80,11 +77,8 @@ import Testing
 
     @Test func theKioskAnswersOnlyTheEnrolledHub() async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             try device.rate(3)
             let kiosk = KioskServer()
             try await kiosk.start(device)

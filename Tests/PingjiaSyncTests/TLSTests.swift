@@ -19,11 +19,8 @@ import Testing
 
     @Test func pinnedHubCertificateIsTrustedAndOthersAreRefused() async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             try device.rate(12)
             let proxy = try await Self.front(of: hub)
             let url = "https://127.0.0.1:\(proxy.port)"

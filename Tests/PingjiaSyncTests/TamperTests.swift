@@ -12,10 +12,7 @@ import Testing
 @Suite struct TamperTests {
     /// A hub and an enrolled device that has delivered `delivered` ratings.
     static func setUp(_ dir: String, delivered: Int) async throws -> (HubHarness, TestDevice) {
-        let hub = HubHarness(directory: dir)
-        try await hub.start()
-        let device = try TestDevice(directory: dir)
-        try await device.enroll(with: hub)
+        let (hub, device) = try await startHubWithEnrolledDevice(dir)
         try device.rate(delivered)
         #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
         return (hub, device)
@@ -229,11 +226,8 @@ import Testing
 @Suite struct RetentionTests {
     @Test func onlyAcknowledgedOldRecordsArePrunedAndTheChainStillVerifiesAndSyncs() async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
-            try await hub.start()
-            let device = try TestDevice(directory: dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try await device.enroll(with: hub)
             try device.rate(10)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             try device.rate(5)
