@@ -59,7 +59,7 @@ import Testing
             try Data("[web]\nlisten = \"127.0.0.1:\(port)\"\n".utf8)
                 .write(to: state.appendingPathComponent("pingjia.toml"))
             let notify = try NotifySocket(abstract: abstract, in: dir)
-            let daemon = try DaemonTests.Daemon(["--state-dir", state.path], in: dir,
+            let daemon = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir,
                                                 environment: ["NOTIFY_SOCKET": notify.name, "WATCHDOG_USEC": "400000"])
             defer { _ = daemon.waitForExit(timeout: 0) }
 

@@ -47,67 +47,11 @@ import Testing
 }
 
 @Suite struct DaemonTests {
-    /// A running `pingjiad` whose stderr is collected as it comes.
-    final class Daemon {
-        let process: Process
-        private let stderr = Locked(Data())
-        private let drained = DispatchGroup()
-
-        init(_ arguments: [String], in dir: URL, environment: [String: String] = [:]) throws {
-            let (process, out, err) = try start(try binary("pingjiad"), arguments, in: dir, environment: environment)
-            self.process = process
-            for (pipe, sink) in [(out, Locked(Data())), (err, stderr)] {
-                drained.enter()
-                DispatchQueue.global().async { [drained] in
-                    while true {
-                        let chunk = pipe.fileHandleForReading.availableData
-                        if chunk.isEmpty { break }
-                        sink.mutate { $0.append(chunk) }
-                    }
-                    drained.leave()
-                }
-            }
-        }
-
-        var log: String { String(decoding: stderr.value, as: UTF8.self) }
-
-        /// Waits until `line` appears in the log or the process ends; false after `timeout`.
-        func waitFor(_ text: String, timeout: TimeInterval) -> Bool {
-            let deadline = Date().addingTimeInterval(timeout)
-            while Date() < deadline {
-                if log.contains(text) { return true }
-                if !process.isRunning { return log.contains(text) }
-                // Short: the signal tests send their signal as soon after "ready" as they can.
-                Thread.sleep(forTimeInterval: 0.002)
-            }
-            return false
-        }
-
-        /// Waits for the exit: the exit status, minus the signal number when a signal killed it,
-        /// or nil (after SIGKILL) when it did not come within `timeout`.
-        func waitForExit(timeout: TimeInterval) -> Int32? {
-            let deadline = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                return nil
-            }
-            process.waitUntilExit()
-            _ = drained.wait(timeout: .now() + 5)
-            return process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
-        }
-
-        deinit {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-    }
-
     @Test(arguments: [SIGTERM, SIGINT])
     func startsAndStopsCleanlyOnSignal(signal: Int32) throws {
         try withTempDir { dir in
             let state = try initialisedState(in: dir)
-            let daemon = try Daemon(["--state-dir", state.path], in: dir)
+            let daemon = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
             let ready = daemon.waitFor(" ready", timeout: 10)
             #expect(ready, "no ready line within 10 s:\n\(daemon.log)")
             guard ready else {
@@ -131,7 +75,7 @@ import Testing
             let state = try initialisedState(in: dir)
             try Data("[rating]\nscale = \"five\"\ncolour = \"red\"\n".utf8).write(to: state.appendingPathComponent("pingjia.toml"))
             let started = Date()
-            let daemon = try Daemon(["--state-dir", state.path], in: dir)
+            let daemon = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
             let status = daemon.waitForExit(timeout: 5)
             #expect(status != nil && status != 0, "pingjiad should refuse to start (status \(String(describing: status))):\n\(daemon.log)")
             #expect(Date().timeIntervalSince(started) < 5)

@@ -161,3 +161,66 @@ final class Locked<Value>: @unchecked Sendable {
     var value: Value { lock.withLock { stored } }
     func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
 }
+
+/// A running program (pingjiad, pingjia-hub) whose output is collected as it comes.
+final class RunningProcess {
+    let process: Process
+    private let stderr = Locked(Data())
+    private let drained = DispatchGroup()
+
+    init(_ executable: String, _ arguments: [String], in dir: URL, environment: [String: String] = [:]) throws {
+        let (process, out, err) = try start(executable, arguments, in: dir, environment: environment)
+        self.process = process
+        for (pipe, sink) in [(out, Locked(Data())), (err, stderr)] {
+            drained.enter()
+            DispatchQueue.global().async { [drained] in
+                while true {
+                    let chunk = pipe.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    sink.mutate { $0.append(chunk) }
+                }
+                drained.leave()
+            }
+        }
+    }
+
+    var log: String { String(decoding: stderr.value, as: UTF8.self) }
+
+    /// Waits until `line` appears in the log or the process ends; false after `timeout`.
+    func waitFor(_ text: String, timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if log.contains(text) { return true }
+            if !process.isRunning { return log.contains(text) }
+            // Short: the signal tests send their signal as soon after "ready" as they can.
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return false
+    }
+
+    /// Waits for the exit: the exit status, minus the signal number when a signal killed it,
+    /// or nil (after SIGKILL) when it did not come within `timeout`.
+    func waitForExit(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        process.waitUntilExit()
+        _ = drained.wait(timeout: .now() + 5)
+        return process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
+    }
+
+    /// Sends `signal` and waits for the exit.
+    func stop(_ signal: Int32 = SIGTERM) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

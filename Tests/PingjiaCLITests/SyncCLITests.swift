@@ -7,49 +7,9 @@ import Testing
 /// would run them: `pingjia-hub serve`, `pingjia-hub devices add/revoke`, `pingjia enroll`,
 /// `pingjiad` (killed with SIGKILL mid-sync and started again), `pingjia sync now/status`.
 @Suite(.serialized) struct SyncCLITests {
-    /// A running process whose stderr is collected as it comes.
-    final class Running {
-        let process: Process
-        private let stderr = Locked(Data())
-
-        init(_ executable: String, _ arguments: [String], in dir: URL) throws {
-            let (process, out, err) = try start(executable, arguments, in: dir)
-            self.process = process
-            for (pipe, sink) in [(out, Locked(Data())), (err, stderr)] {
-                DispatchQueue.global().async {
-                    while true {
-                        let chunk = pipe.fileHandleForReading.availableData
-                        if chunk.isEmpty { break }
-                        sink.mutate { $0.append(chunk) }
-                    }
-                }
-            }
-        }
-
-        var log: String { String(decoding: stderr.value, as: UTF8.self) }
-
-        func waitFor(_ text: String, timeout: TimeInterval) -> Bool {
-            let deadline = Date().addingTimeInterval(timeout)
-            while Date() < deadline {
-                if log.contains(text) { return true }
-                if !process.isRunning { return log.contains(text) }
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-            return false
-        }
-
-        func stop(_ signal: Int32 = SIGTERM) {
-            guard process.isRunning else { return }
-            kill(process.processIdentifier, signal)
-            process.waitUntilExit()
-        }
-
-        deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-    }
-
     /// `pingjia-hub serve` on a free port; returns it with its URL.
-    static func startHub(db: URL, in dir: URL) throws -> (Running, String) {
-        let hub = try Running(try binary("pingjia-hub"), ["serve", "--db", db.path, "--port", "0"], in: dir)
+    static func startHub(db: URL, in dir: URL) throws -> (RunningProcess, String) {
+        let hub = try RunningProcess(try binary("pingjia-hub"), ["serve", "--db", db.path, "--port", "0"], in: dir)
         guard hub.waitFor("listening=127.0.0.1:", timeout: 20) else {
             throw SupportError("pingjia-hub did not start:\n\(hub.log)")
         }
@@ -107,7 +67,7 @@ import Testing
             try (String(contentsOf: config, encoding: .utf8).replacingOccurrences(of: "batch_records = 500", with: "batch_records = 10"))
                 .write(to: config, atomically: true, encoding: .utf8)
 
-            let first = try Running(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
+            let first = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
             #expect(first.waitFor("sync: pushing to the hub", timeout: 20), "\(first.log)")
             var hubSeq = 0
             let deadline = Date().addingTimeInterval(30)
@@ -120,7 +80,7 @@ import Testing
             #expect(hubSeq < total, "the backlog was already delivered before the kill; the test proves nothing")
 
             // Started again, it carries on from its last receipt; the hub stores each record once.
-            let second = try Running(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
+            let second = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
             var pending = UInt64.max
             let end = Date().addingTimeInterval(60)
             while pending > 0 && Date() < end {
@@ -155,7 +115,7 @@ import Testing
             #expect(try Self.chain(hubDB, table: "record").count == total)
 
             // pingjiad says it loudly at start and does not hammer the hub.
-            let third = try Running(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
+            let third = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
             #expect(third.waitFor("ALARM: sync is stopped (dead letter)", timeout: 20), "\(third.log)")
             third.stop()
         }
@@ -198,7 +158,7 @@ import Testing
                 .replacingOccurrences(of: "mode = \"push\"", with: "mode = \"pull\"")
                 .replacingOccurrences(of: "# listen = \"0.0.0.0:8781\"", with: "listen = \"127.0.0.1:\(port)\""))
                 .write(to: config, atomically: true, encoding: .utf8)
-            let daemon = try Running(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
+            let daemon = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
             #expect(daemon.waitFor("sync endpoints listening", timeout: 20), "\(daemon.log)")
             let pull = try Self.hubCLI(["devices", "pull", device, "--url", "http://127.0.0.1:\(port)"], db: hubDB, in: dir)
             #expect(pull.status == 0, "\(pull)")
