@@ -17,9 +17,12 @@ BIN       := $(CURDIR)/.build/debug
 # Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
 # renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk,
 # umockdev (+ its GObject bindings for the Python emulator) plays USB keypads to real libusb.
+# Headless chromium + chromedriver (driven by selenium from PyPI, Tests/Fixtures/browser) test the
+# display and touch pages; a CJK font by name, or Chinese renders as boxes in their screenshots.
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
                 sqlite3 zbar-tools librsvg2-bin strace \
-                umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi
+                umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi python3-pip \
+                chromium chromium-driver fonts-wqy-microhei
 
 FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports
 FUZZ_SECONDS ?= 60
@@ -38,8 +41,10 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 $$missing; \
 	fi
+	@python3 -c 'import selenium' 2>/dev/null || { echo "Installing selenium (PyPI)"; \
+	  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet selenium; }
 
 build: deps
 	$(SWIFT) build

@@ -1,3 +1,5 @@
+import PingjiaCore
+
 /// What went wrong with the kiosk store, and what to do about it.
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
@@ -7,6 +9,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case invalidRating(String)
     case invalidRoster(String)
     case database(operation: String, reason: String)
+    /// A reasons follow-up that cannot be attached to the rating it names.
+    case followUpRefused(FollowUpRefusal)
 
     public var description: String {
         switch self {
@@ -25,6 +29,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             "roster refused: \(reason)"
         case let .database(operation, reason):
             "store error while \(operation): \(reason)"
+        case let .followUpRefused(refusal):
+            "reasons refused: \(refusal)"
         }
     }
 }
+
