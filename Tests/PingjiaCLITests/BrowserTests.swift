@@ -126,6 +126,9 @@ import Testing
             #expect(seen["prompt"] as? String == "请您对我的服务进行评价", "\(seen)")
             #expect(seen["banner"] as? String == "暂停服务", "\(seen)")
             #expect(seen["reloads"] as? Int == 1, "server-sent events, not reloads: \(seen)")
+            // Pausing kept the session of the staff member who paused: nothing went unrated.
+            let records = try kiosk.records()
+            #expect(records.isEmpty, "\(records)")
         }
     }
 }
