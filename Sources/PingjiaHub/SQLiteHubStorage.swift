@@ -187,7 +187,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     // MARK: - Devices
 
-    public func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) throws(HubError) -> Int {
+    public func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) async throws(HubError) -> Int {
         try write("adding a device") { db in
             try db.execute(sql: """
                 INSERT INTO device (hall, name, code_digest, code_expires_at, status, created_at)
@@ -197,7 +197,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) throws(HubError) -> DeviceEntry {
+    public func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) async throws(HubError) -> DeviceEntry {
         try write("enrolling a device") { db in
             guard let slot = try Row.fetchOne(db, sql: "SELECT slot, code_expires_at FROM device WHERE code_digest = ? AND status = 'pending'",
                                               arguments: [Data(codeDigest)]),
@@ -216,7 +216,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func revoke(deviceId: String, now: Date) throws(HubError) -> DeviceEntry {
+    public func revoke(deviceId: String, now: Date) async throws(HubError) -> DeviceEntry {
         try write("revoking a device") { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [deviceId]) != nil else {
                 throw HubError.unknownDevice(deviceId)
@@ -227,7 +227,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func setPullURL(deviceId: String, url: String?) throws(HubError) {
+    public func setPullURL(deviceId: String, url: String?) async throws(HubError) {
         try write("setting a pull URL") { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [deviceId]) != nil else {
                 throw HubError.unknownDevice(deviceId)
@@ -236,11 +236,11 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func devices() throws(HubError) -> [DeviceEntry] {
+    public func devices() async throws(HubError) -> [DeviceEntry] {
         try read("listing devices") { db in try Row.fetchAll(db, sql: "SELECT * FROM device ORDER BY slot").map(Self.entry) }
     }
 
-    public func device(id: String) throws(HubError) -> DeviceEntry? {
+    public func device(id: String) async throws(HubError) -> DeviceEntry? {
         try read("reading a device") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM device WHERE device_id = ?", arguments: [id]).map(Self.entry)
         }
@@ -248,7 +248,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     // MARK: - Ingest
 
-    public func ingest(_ batch: VerifiedBatch, sign: (UInt64, ChainHash, String) -> Receipt) throws(HubError) -> IngestOutcome {
+    public func ingest(_ batch: VerifiedBatch, sign: @Sendable (UInt64, ChainHash, String) -> Receipt) async throws(HubError) -> IngestOutcome {
         let receivedAt = WireTime.format(batch.receivedAt)
         return try write("ingesting a batch") { db -> IngestOutcome in
             if let seen = try Row.fetchOne(db, sql: "SELECT request_digest, receipt FROM batch WHERE device_id = ? AND idempotency_key = ?",
@@ -322,7 +322,7 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     /// Records an alarm outside an ingest (e.g. a batch whose chain was broken inside itself).
-    public func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) throws(HubError) {
+    public func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) async throws(HubError) {
         try write("recording an alarm") { db in
             try Self.insertAlarm(db, at: WireTime.format(at), deviceId: deviceId, kind: kind, seq: seq, detail: detail)
         }
@@ -338,7 +338,7 @@ public final class SQLiteHubStorage: HubStorage {
             """, arguments: [at, deviceId, kind, seq.map { Int64($0) }, detail, deviceId, kind, seq.map { Int64($0) }, detail])
     }
 
-    public func chain(deviceId: String) throws(HubError) -> [(seq: UInt64, hash: ChainHash)] {
+    public func chain(deviceId: String) async throws(HubError) -> [(seq: UInt64, hash: ChainHash)] {
         try read("reading a chain") { db in
             try Row.fetchAll(db, sql: "SELECT seq, hash FROM record WHERE device_id = ? ORDER BY seq", arguments: [deviceId]).map {
                 (UInt64($0["seq"] as Int64), ChainHash(bytes: [UInt8]($0["hash"] as Data)) ?? .genesis)
@@ -346,7 +346,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func verifyChain(deviceId: String) throws(HubError) -> ChainVerification {
+    public func verifyChain(deviceId: String) async throws(HubError) -> ChainVerification {
         try read("verifying a chain") { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM record WHERE device_id = ? ORDER BY seq", arguments: [deviceId])
             var expected: UInt64 = 1
@@ -365,7 +365,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func alarms() throws(HubError) -> [Alarm] {
+    public func alarms() async throws(HubError) -> [Alarm] {
         try read("reading alarms") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY id").map {
                 Alarm(at: $0["at"], deviceId: $0["device_id"], kind: $0["kind"],
@@ -376,7 +376,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     // MARK: - Export
 
-    public func exportRecords(after cursor: Int64, limit: Int) throws(HubError) -> [ExportedRecord] {
+    public func exportRecords(after cursor: Int64, limit: Int) async throws(HubError) -> [ExportedRecord] {
         try read("reading the export feed") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM record WHERE ingest_id > ? ORDER BY ingest_id LIMIT ?",
                              arguments: [cursor, limit]).compactMap { row in
@@ -385,13 +385,13 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func exportCursor(consumer: String) throws(HubError) -> Int64 {
+    public func exportCursor(consumer: String) async throws(HubError) -> Int64 {
         try read("reading an export cursor") { db in
             try Int64.fetchOne(db, sql: "SELECT acked_through FROM export_cursor WHERE consumer = ?", arguments: [consumer]) ?? 0
         }
     }
 
-    public func acknowledgeExport(consumer: String, through cursor: Int64) throws(HubError) {
+    public func acknowledgeExport(consumer: String, through cursor: Int64) async throws(HubError) {
         try write("acknowledging the export feed") { db in
             let highest = try Int64.fetchOne(db, sql: "SELECT coalesce(max(ingest_id), 0) FROM record") ?? 0
             guard cursor <= highest else {
