@@ -25,8 +25,9 @@ import Testing
                                                           channel: .touch, at: now, windowNs: 60_000_000_000)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
 
-            #expect(try hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 3, lastSeq: 3))
-            let stored = try hub.storage.exportRecords(after: 0, limit: 10).map(\.record)
+            let chain = try await hub.storage.verifyChain(deviceId: device.deviceId)
+            #expect(chain == .intact(count: 3, lastSeq: 3))
+            let stored = try await hub.storage.exportRecords(after: 0, limit: 10).map(\.record)
             #expect(stored.map(\.rating.kind) == [.rating, .unrated, .reasons])
             #expect(stored[2].rating.refersTo == bad.rating.id && stored[2].hash == followUp.hash)
             #expect(stored[1].rating.code == nil && stored[1].rating.level == 0)
