@@ -6,6 +6,8 @@
 #   make run       deps + build, then a demo hall in ./.pingjia (two windows, roster with photos), pingjiad in the foreground
 #   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
 #   make test      deps + the whole test suite
+#   make torture   the crash and fault campaigns in full: 100 kill -9, disk full, 50 power-cut copies
+#   make bench     benchmarks against C baselines -> Benchmarks/results/<UTC time>.md (release build, long)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
 #   make clean     remove build products and the demo state
 
@@ -19,17 +21,19 @@ BIN       := $(CURDIR)/.build/debug
 # umockdev (+ its GObject bindings for the Python emulator) plays USB keypads to real libusb.
 # Headless chromium + chromedriver (driven by selenium from PyPI, Tests/Fixtures/browser) test the
 # display and touch pages; a CJK font by name, or Chinese renders as boxes in their screenshots.
+# systemd-analyze rates the hardening of our units; gcc builds the C benchmark baselines and the
+# ENOSPC shim of the disk-full campaign.
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
                 sqlite3 zbar-tools librsvg2-bin strace \
                 umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi python3-pip \
-                chromium chromium-driver fonts-wqy-microhei
+                chromium chromium-driver fonts-wqy-microhei systemd gcc
 
-FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports
+FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports FuzzBatch
 FUZZ_SECONDS ?= 60
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps print-deps build release run run-hub test fuzz clean
+.PHONY: deps print-deps build release run run-hub test torture bench fuzz clean
 
 print-deps:
 	@echo $(DEB_PACKAGES)
@@ -85,8 +89,21 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# `make test` runs the same campaigns in a short form (5 kills, 4 copies).
+TORTURE_KILLS  ?= 100
+TORTURE_COPIES ?= 50
+torture: deps
+	$(SWIFT) build --build-tests
+	PINGJIA_TORTURE_KILLS=$(TORTURE_KILLS) PINGJIA_TORTURE_COPIES=$(TORTURE_COPIES) \
+	  $(SWIFT) test --skip-build --filter 'TortureTests|kill9AtRandomPoints|aFullDisk|storeCopiesTakenMidWrite'
+
+# Benchmarks/ is a package of its own (ordo-one/package-benchmark); run.py builds it in release,
+# runs the C baselines of Benchmarks/baselines in the same run and writes the result file.
+bench: deps
+	Benchmarks/run.py
+
 fuzz: deps
 	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:
-	rm -rf .build .build-fuzz "$(STATE_DIR)" "$(HUB_DIR)"
+	rm -rf .build .build-fuzz Benchmarks/.build "$(STATE_DIR)" "$(HUB_DIR)"

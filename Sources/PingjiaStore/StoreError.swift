@@ -1,3 +1,4 @@
+import Foundation
 import PingjiaCore
 
 /// What went wrong with the kiosk store, and what to do about it.
@@ -11,6 +12,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case database(operation: String, reason: String)
     /// A reasons follow-up that cannot be attached to the rating it names.
     case followUpRefused(FollowUpRefusal)
+    /// The file system holding the store has no room left; the write was rolled back.
+    case diskFull(path: String, operation: String)
 
     public var description: String {
         switch self {
@@ -31,6 +34,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             "store error while \(operation): \(reason)"
         case let .followUpRefused(refusal):
             "reasons refused: \(refusal)"
+        case let .diskFull(path, operation):
+            "the disk holding \(path) is full: \(operation) failed and was rolled back (everything stored before is intact). "
+                + "Free space there (`df -h \((path as NSString).deletingLastPathComponent)`); the store works again as soon as there is room"
         }
     }
 }

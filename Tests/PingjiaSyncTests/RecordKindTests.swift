@@ -25,8 +25,7 @@ import Testing
                                                           channel: .touch, at: now, windowNs: 60_000_000_000)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
 
-            let chain = try await hub.storage.verifyChain(deviceId: device.deviceId)
-            #expect(chain == .intact(count: 3, lastSeq: 3))
+            #expect(try await hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 3, lastSeq: 3))
             let stored = try await hub.storage.exportRecords(after: 0, limit: 10).map(\.record)
             #expect(stored.map(\.rating.kind) == [.rating, .unrated, .reasons])
             #expect(stored[2].rating.refersTo == bad.rating.id && stored[2].hash == followUp.hash)
