@@ -19,11 +19,11 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test func enrollmentCodeIsSingleUseAndExpires() async throws {
+    @Test(arguments: Backend.all)
+    func enrollmentCodeIsSingleUseAndExpires(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
             let clock = Locked(Date())
-            let storage = try SQLiteHubStorage(path: dir + "/hub.db")
-            defer { storage.close() }
+            let storage = try await backend.open(try backend.newDatabase(in: dir))
             let hub = Hub(storage: storage, key: SigningKey(), logger: quietLogger, now: { clock.value })
             let key = SigningKey().publicKey.base64
             let first = try await hub.addDevice(hall: "大厅", name: "1号")
@@ -44,6 +44,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             await #expect(throws: HubError.alreadyEnrolled("pj-000000000001")) {
                 try await hub.enroll(EnrollRequest(code: third.code, deviceId: "pj-000000000001", publicKey: key))
             }
+            await storage.close()
         }
     }
 
@@ -71,9 +72,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         try? JSONDecoder().decode(Problem.self, from: Data(response.body))
     }
 
-    @Test func malformedBodiesGetProblemDetailsNamingWhatAndWhere() async throws {
+    @Test(arguments: Backend.all)
+    func malformedBodiesGetProblemDetailsNamingWhatAndWhere(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             let path = "/v1/devices/\(device.deviceId)/batches"
 
@@ -137,9 +139,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test func receiptRecordsTheDeviceClockOffset() async throws {
+    @Test(arguments: Backend.all)
+    func receiptRecordsTheDeviceClockOffset(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             try device.rate(1)
             let key = try SigningKey.load(path: Enrollment.keyFile(device.location), create: false)
@@ -158,9 +161,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test func exportFeedNeedsTheTokenAndPagesByCursor() async throws {
+    @Test(arguments: Backend.all)
+    func exportFeedNeedsTheTokenAndPagesByCursor(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
+            let hub = HubHarness(directory: dir, backend: backend)
             let token = "export-token-0123456789"
             try await hub.start { $0.exportToken = token }
             let device = try await enrolledDevice(dir, with: hub)
