@@ -48,6 +48,30 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
+    /// Several instances starting at once on a new database: one applies the migrations, the
+    /// others wait on the advisory lock and find nothing left to do.
+    @Test(.enabled(if: !Backend.postgresSkipped, "PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg"))
+    func postgresMigrationsApplyOnceWhenInstancesStartTogether() async throws {
+        try await withTempDirectory { dir in
+            let database = try Backend.postgres.newDatabase(in: dir)
+            let storages = try await withThrowingTaskGroup(of: (any HubStorage).self) { group in
+                for _ in 0..<4 { group.addTask { try await Backend.postgres.open(database) } }
+                var opened: [any HubStorage] = []
+                for try await storage in group { opened.append(storage) }
+                return opened
+            }
+            #expect(storages.count == 4)
+            // All four see one schema: a device added through one is listed by the others.
+            _ = try await storages[0].addDevice(hall: "大厅", name: "1号", codeDigest: [1, 2, 3], expiresAt: Date(), now: Date())
+            for storage in storages { #expect(try await storage.devices().count == 1) }
+            for storage in storages { await storage.close() }
+            // Opening again changes nothing and still works.
+            let again = try await Backend.postgres.open(database)
+            #expect(try await again.devices().count == 1)
+            await again.close()
+        }
+    }
+
     @Test func codesUseAnUnambiguousAlphabet() {
         for _ in 0..<200 {
             let code = EnrollmentCode.make()
