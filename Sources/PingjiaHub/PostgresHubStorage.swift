@@ -29,6 +29,18 @@ public final class PostgresHubStorage: HubStorage {
     /// an advisory lock, one instance at a time, and each applies only what is missing.
     public init(url: String, maxConnections: Int = 20, logger: Logger = Logger(label: "pingjia.hub.postgres")) async throws(HubError) {
         let parsed = try Self.parse(url)
+        // One plain connection first: the pool retries a refused connection for a minute and then
+        // reports only that it gave up; this says at once what the server answered.
+        do {
+            let probe = try await PostgresConnection.connect(
+                configuration: .init(host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password,
+                                     database: parsed.database, tls: .disable),
+                id: 0, logger: logger)
+            try await probe.close()
+        } catch {
+            throw .invalid("cannot connect to the hub database \(parsed.location): \(Self.describe(error)). "
+                           + "Check that PostgreSQL runs there and that the user and the database exist")
+        }
         location = parsed.location
         schema = parsed.schema
         self.logger = logger
@@ -46,8 +58,8 @@ public final class PostgresHubStorage: HubStorage {
             try await migrate()
         } catch {
             await close()
-            throw .cannotOpen(path: parsed.location, reason: error.description
-                              + ". Check that PostgreSQL runs there and that the user may create tables in the database")
+            throw .invalid("cannot prepare the hub database \(parsed.location): \(error.description). "
+                           + "Check that the user may create tables (and the schema) in the database")
         }
     }
 
@@ -274,7 +286,7 @@ public final class PostgresHubStorage: HubStorage {
             if let message = error.serverInfo?[.message] {
                 return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
             }
-            return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+            return "\(error.code)" + (error.underlying.map { ": \(String(describing: $0))" } ?? "")
         }
         return String(reflecting: error)
     }

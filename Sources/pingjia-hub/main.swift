@@ -58,10 +58,11 @@ struct HubOptions: ParsableArguments {
         }
     }
 
-    /// The PostgreSQL client logs its connection chatter at debug and below.
+    /// The PostgreSQL client's own log: errors only (its warnings are pool chatter; what goes
+    /// wrong reaches the hub as an error with a message of ours).
     static func quiet(_ logger: Logger) -> Logger {
         var logger = logger
-        logger.logLevel = max(logger.logLevel, .warning)
+        logger.logLevel = max(logger.logLevel, .error)
         return logger
     }
 }
