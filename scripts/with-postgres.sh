@@ -4,7 +4,8 @@
 #   scripts/with-postgres.sh COMMAND [ARGS...]
 #
 # The command sees PINGJIA_TEST_POSTGRES_URL=postgres://test@127.0.0.1:PORT/pingjia_test (trust
-# authentication, loopback only, fsync off: for tests, never for data). Needs Debian's
+# authentication, loopback only, fsync off unless PINGJIA_TEST_POSTGRES_FSYNC=on, as a benchmark
+# wants: for tests, never for data). Needs Debian's
 # `postgresql` package (make deps). As root, the server runs as the `postgres` user, since
 # initdb and postgres refuse to run as root.
 set -euo pipefail
@@ -48,7 +49,7 @@ started=""
 for _ in 1 2 3 4 5; do
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   if "${as_server_user[@]}" "$pgbin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w -t 30 \
-       -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null; then
+       -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=${PINGJIA_TEST_POSTGRES_FSYNC:-off} -c max_connections=300" start >/dev/null; then
     started=yes
     break
   fi
