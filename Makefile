@@ -8,6 +8,8 @@
 #   make run-hub-pg  the same hub on PostgreSQL: a local cluster in ./.pingjia-hub-pg, started for you
 #   make test      deps + the whole test suite; the hub suite runs on SQLite and on a throwaway
 #                  PostgreSQL (scripts/with-postgres.sh); PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg
+#   make torture   the crash and fault campaigns in full: 100 kill -9, disk full, 50 power-cut copies
+#   make bench     benchmarks against C baselines -> Benchmarks/results/<UTC time>.md (release build, long)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
 #   make clean     remove build products and the demo state
 
@@ -20,18 +22,22 @@ BIN       := $(CURDIR)/.build/debug
 # Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
 # renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk,
 # umockdev (+ its GObject bindings for the Python emulator) plays USB keypads to real libusb.
-# postgresql: the hub's PostgreSQL backend is tested against a real server (and make run-hub-pg).
+# Headless chromium + chromedriver (driven by selenium from PyPI, Tests/Fixtures/browser) test the
+# display and touch pages; a CJK font by name, or Chinese renders as boxes in their screenshots.
+# systemd-analyze rates the hardening of our units; gcc builds the C benchmark baselines and the
+# ENOSPC shim of the disk-full campaign. postgresql: the hub's PostgreSQL backend is tested
+# against a real server (scripts/with-postgres.sh), and make run-hub-pg runs on it.
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
                 sqlite3 zbar-tools librsvg2-bin strace \
-                umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi \
-                postgresql
+                umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi python3-pip \
+                chromium chromium-driver fonts-wqy-microhei systemd gcc postgresql
 
-FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports
+FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports FuzzBatch
 FUZZ_SECONDS ?= 60
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps print-deps build release run run-hub run-hub-pg test fuzz clean
+.PHONY: deps print-deps build release run run-hub run-hub-pg test torture bench fuzz clean
 
 print-deps:
 	@echo $(DEB_PACKAGES)
@@ -43,8 +49,10 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 $$missing; \
 	fi
+	@python3 -c 'import selenium' 2>/dev/null || { echo "Installing selenium (PyPI)"; \
+	  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet selenium; }
 
 build: deps
 	$(SWIFT) build
@@ -106,9 +114,22 @@ test: deps
 	  scripts/with-postgres.sh $(SWIFT) test --skip-build; \
 	fi
 
+# `make test` runs the same campaigns in a short form (5 kills, 4 copies).
+TORTURE_KILLS  ?= 100
+TORTURE_COPIES ?= 50
+torture: deps
+	$(SWIFT) build --build-tests
+	PINGJIA_TORTURE_KILLS=$(TORTURE_KILLS) PINGJIA_TORTURE_COPIES=$(TORTURE_COPIES) \
+	  $(SWIFT) test --skip-build --filter 'TortureTests|kill9AtRandomPoints|aFullDisk|storeCopiesTakenMidWrite'
+
+# Benchmarks/ is a package of its own (ordo-one/package-benchmark); run.py builds it in release,
+# runs the C baselines of Benchmarks/baselines in the same run and writes the result file.
+bench: deps
+	Benchmarks/run.py
+
 fuzz: deps
 	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	@[ ! -f "$(HUB_PG_DIR)/data/postmaster.pid" ] || scripts/local-postgres.sh stop "$(HUB_PG_DIR)"
-	rm -rf .build .build-fuzz "$(STATE_DIR)" "$(HUB_DIR)" "$(HUB_PG_DIR)"
+	rm -rf .build .build-fuzz Benchmarks/.build "$(STATE_DIR)" "$(HUB_DIR)" "$(HUB_PG_DIR)"

@@ -10,6 +10,14 @@ let package = Package(
         .executable(name: "pingjiad", targets: ["pingjiad"]),
         .executable(name: "pingjia", targets: ["pingjia"]),
         .executable(name: "pingjia-hub", targets: ["pingjia-hub"]),
+        // For the benchmarks (Benchmarks/, a package of its own that depends on this one).
+        .library(name: "PingjiaCore", targets: ["PingjiaCore"]),
+        .library(name: "PingjiaStore", targets: ["PingjiaStore"]),
+        .library(name: "PingjiaQR", targets: ["PingjiaQR"]),
+        .library(name: "PingjiaConfig", targets: ["PingjiaConfig"]),
+        .library(name: "PingjiaSyncProtocol", targets: ["PingjiaSyncProtocol"]),
+        .library(name: "PingjiaSync", targets: ["PingjiaSync"]),
+        .library(name: "PingjiaHub", targets: ["PingjiaHub"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -134,6 +142,7 @@ let package = Package(
         .executableTarget(name: "FuzzRoster", dependencies: ["PingjiaRoster"], path: "Tests/Fuzz/FuzzRoster"),
         .executableTarget(name: "FuzzProfile", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzProfile"),
         .executableTarget(name: "FuzzReports", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzReports"),
+        .executableTarget(name: "FuzzBatch", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"], path: "Tests/Fuzz/FuzzBatch"),
 
         .testTarget(name: "PingjiaKioskTests", dependencies: [
             "PingjiaKiosk", "PingjiaCore", "PingjiaConfig",
@@ -160,7 +169,8 @@ let package = Package(
         ]),
         // Real libusb against umockdev-emulated devices: the built `pingjia` and `pingjiad` run
         // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device.
-        .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad"]),
+        // The torture campaigns (TortureTests) also run a real `pingjia-hub`.
+        .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad", "pingjia-hub"]),
         .testTarget(name: "PingjiaSyncProtocolTests", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"]),
         // Real HTTP over loopback, real SQLite on both sides (the hub on PostgreSQL too), and a
         // fault-injecting proxy between.

@@ -15,6 +15,9 @@ public struct HubSettings: Sendable {
     /// Per device: sustained requests per second and the burst allowed above it.
     public var requestsPerSecond = 20.0
     public var burst = 40.0
+    /// A connection that sends nothing (no new request, or no further part of the one being read)
+    /// for this long is closed, so slow or stalled clients cannot hold sockets open.
+    public var idleTimeoutSeconds = 30
     /// Bearer token a provincial platform presents to `/v1/export`; nil disables the feed.
     public var exportToken: String?
 
@@ -27,6 +30,7 @@ public struct HubSettings: Sendable {
 public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     let router = Router()
+    router.add(middleware: HubProblemMiddleware(logger: logger))
     let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
     let maxBody = settings.maxBodyBytes
 
@@ -118,7 +122,8 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true
-    return Application(router: router, configuration: configuration, onServerRunning: { channel in
+    return Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),
+                       configuration: configuration, onServerRunning: { channel in
         await onServerRunning(channel.localAddress?.port ?? settings.port)
     }, logger: logger)
 }

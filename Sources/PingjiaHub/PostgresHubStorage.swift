@@ -162,6 +162,9 @@ public final class PostgresHubStorage: HubStorage {
                 PRIMARY KEY (device_id, seq)
             )
             """,
+            // Finds the reasons that follow a rating. Not unique: the device enforces one follow-up
+            // per rating, and the hub stores what a verified chain holds rather than refuse it.
+            "CREATE INDEX record_refers_to ON record (device_id, refers_to) WHERE refers_to IS NOT NULL",
             """
             CREATE FUNCTION record_is_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'records are immutable and never deleted'; END $$
@@ -415,9 +418,11 @@ public final class PostgresHubStorage: HubStorage {
 
     static func newRow(_ record: RatingRecord) -> NewRow {
         let rating = record.rating
-        return NewRow(seq: Int64(record.seq), id: rating.id.uuidString.lowercased(), kind: "rating", refersTo: nil,
+        // 未评价 has no code: stored as 0, as SQLite does.
+        return NewRow(seq: Int64(record.seq), id: rating.id.uuidString.lowercased(), kind: rating.kind.rawValue,
+                      refersTo: rating.refersTo?.uuidString.lowercased(),
                       staffId: rating.staffId, windowId: rating.windowId, matterCode: rating.matterCode, caseNo: rating.caseNo,
-                      channel: rating.channel.rawValue, scale: rating.scale, level: rating.level, code: rating.code.rawValue,
+                      channel: rating.channel.rawValue, scale: rating.scale, level: rating.level, code: rating.code?.rawValue ?? 0,
                       reasons: rating.reasons, comment: rating.comment, ratedAt: rating.ratedAt,
                       monotonicNs: Int64(bitPattern: rating.monotonicNs), flags: rating.flags.map(\.rawValue).sorted(),
                       prevHash: record.prevHash.hex, hash: record.hash.hex)
@@ -546,7 +551,7 @@ public final class PostgresHubStorage: HubStorage {
 
     static let recordColumns = """
         ingest_id, device_id, seq, id, staff_id, window_id, matter_code, case_no, channel, scale, level, code, reasons,
-        comment, rated_at, monotonic_ns, flags, encode(prev_hash, 'hex'), encode(hash, 'hex'), received_at
+        comment, rated_at, monotonic_ns, flags, encode(prev_hash, 'hex'), encode(hash, 'hex'), received_at, kind, refers_to
         """
 
     /// A stored record with its export cursor and receive time; nil when a field cannot be read.
@@ -554,11 +559,16 @@ public final class PostgresHubStorage: HubStorage {
         let cells = row.makeRandomAccess()
         let cursor = try cells[0].decode(Int64.self)
         let receivedAt = try cells[19].decode(String.self)
+        let refersText = try cells[21].decode(String?.self)
+        let code = SatisfactionCode(rawValue: try cells[11].decode(Int.self))
         guard let channel = RatingChannel(rawValue: try cells[8].decode(String.self)),
-              let code = SatisfactionCode(rawValue: try cells[11].decode(Int.self)),
+              let kind = RecordKind(rawValue: try cells[20].decode(String.self)),
+              code != nil || kind == .unrated,
+              refersText == nil || UUID(uuidString: refersText ?? "") != nil,
               let prev = ChainHash(hex: try cells[17].decode(String.self)),
               let hash = ChainHash(hex: try cells[18].decode(String.self)) else { return (cursor, nil, receivedAt) }
-        let rating = NewRating(id: try cells[3].decode(UUID.self), staffId: try cells[4].decode(String?.self),
+        let rating = NewRating(id: try cells[3].decode(UUID.self), kind: kind, refersTo: refersText.flatMap(UUID.init(uuidString:)),
+                               staffId: try cells[4].decode(String?.self),
                                windowId: try cells[5].decode(String?.self), matterCode: try cells[6].decode(String?.self),
                                caseNo: try cells[7].decode(String?.self), channel: channel, scale: try cells[9].decode(String.self),
                                level: try cells[10].decode(Int.self), code: code, reasons: try cells[12].decode([String].self),

@@ -133,6 +133,16 @@ public final class SQLiteHubStorage: HubStorage {
             // Devices in pull mode: the hub fetches from this URL (the kiosk's sync endpoints).
             try db.execute(sql: "ALTER TABLE device ADD COLUMN pull_url TEXT")
         }
+        migrator.registerMigration("v3: record kinds") { db in
+            // 未评价 events and reasons follow-ups (PJR2) beside ratings; existing rows are ratings.
+            // No unique index on refers_to here: the device enforces one follow-up per rating,
+            // and the hub must store what a verified chain holds rather than refuse it.
+            try db.execute(sql: """
+                ALTER TABLE record ADD COLUMN kind TEXT NOT NULL DEFAULT 'rating';
+                ALTER TABLE record ADD COLUMN refers_to TEXT;
+                CREATE INDEX record_refers_to ON record (device_id, refers_to) WHERE refers_to IS NOT NULL;
+                """)
+        }
         return migrator
     }
 
@@ -280,15 +290,17 @@ public final class SQLiteHubStorage: HubStorage {
                 let rating = record.rating
                 try db.execute(sql: """
                     INSERT INTO record (device_id, seq, id, staff_id, window_id, matter_code, case_no, channel, scale,
-                        level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, received_at,
+                        kind, refers_to)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         batch.deviceId, Int64(record.seq), rating.id.uuidString.lowercased(), rating.staffId, rating.windowId,
                         rating.matterCode, rating.caseNo, rating.channel.rawValue, rating.scale, rating.level,
-                        rating.code.rawValue, Self.json(rating.reasons), rating.comment, rating.ratedAt,
+                        rating.code?.rawValue ?? 0, Self.json(rating.reasons), rating.comment, rating.ratedAt,
                         Int64(bitPattern: rating.monotonicNs),
                         Self.json(rating.flags.map(\.rawValue).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }),
                         Data(record.prevHash.bytes), Data(record.hash.bytes), receivedAt,
+                        rating.kind.rawValue, rating.refersTo?.uuidString.lowercased(),
                     ])
                 head = record.seq
                 headHash = record.hash
@@ -397,11 +409,20 @@ public final class SQLiteHubStorage: HubStorage {
     static func record(_ row: Row) -> RatingRecord? {
         guard let idText: String = row["id"], let id = UUID(uuidString: idText),
               let channel = RatingChannel(rawValue: row["channel"]),
-              let code = SatisfactionCode(rawValue: row["code"]),
+              let kind = RecordKind(rawValue: (row["kind"] as String?) ?? RecordKind.rating.rawValue) else { return nil }
+        // 未评价 is stored with code 0; every other kind has a GB/T code.
+        let code = SatisfactionCode(rawValue: row["code"])
+        var refersTo: UUID?
+        if let text: String = row["refers_to"] {
+            guard let target = UUID(uuidString: text) else { return nil }
+            refersTo = target
+        }
+        guard code != nil || kind == .unrated,
               let reasons = stringArray(row["reasons"]), let flags = stringArray(row["flags"]),
               let prev = ChainHash(bytes: [UInt8](row["prev_hash"] as Data)),
               let hash = ChainHash(bytes: [UInt8](row["hash"] as Data)) else { return nil }
-        let rating = NewRating(id: id, staffId: row["staff_id"], windowId: row["window_id"], matterCode: row["matter_code"],
+        let rating = NewRating(id: id, kind: kind, refersTo: refersTo, staffId: row["staff_id"], windowId: row["window_id"],
+                               matterCode: row["matter_code"],
                                caseNo: row["case_no"], channel: channel, scale: row["scale"], level: row["level"], code: code,
                                reasons: reasons, comment: row["comment"], ratedAt: row["rated_at"],
                                monotonicNs: UInt64(bitPattern: row["monotonic_ns"] as Int64),

@@ -210,7 +210,7 @@ final class TestDevice: @unchecked Sendable {
                 let record = RatingRecord(seq: seq, deviceId: deviceId, rating: rating, prevHash: previous)
                 try statement.execute(arguments: [
                     Int64(seq), rating.id.uuidString.lowercased(), deviceId, rating.staffId, rating.windowId, rating.matterCode,
-                    rating.caseNo, rating.channel.rawValue, rating.scale, rating.level, rating.code.rawValue,
+                    rating.caseNo, rating.channel.rawValue, rating.scale, rating.level, rating.code?.rawValue ?? 0,
                     rating.reasons.isEmpty ? "[]" : "[\"slow\"]", rating.comment, rating.ratedAt, Int64(rating.monotonicNs),
                     rating.flags.isEmpty ? "[]" : "[\"test\"]", Data(record.prevHash.bytes), Data(record.hash.bytes),
                 ])
