@@ -19,7 +19,9 @@ public enum IngestBenchmark {
     }
 
     public static func run(storage: any HubStorage, devices: Int, ratings: Int, batch: Int, concurrency: Int) async throws -> Outcome {
-        let hub = Hub(storage: storage, key: SigningKey(), logger: Logger(label: "pingjia.bench"))
+        var logger = Logger(label: "pingjia.bench")
+        logger.logLevel = .warning  // not a line per simulated device enrolled
+        let hub = Hub(storage: storage, key: SigningKey(), logger: logger)
         let work = try await prepare(hub: hub, devices: devices, ratings: ratings, batch: batch)
         let next = WorkCounter()
         let start = ContinuousClock.now
