@@ -29,6 +29,10 @@ struct HubOptions: ParsableArguments {
     /// Opens the storage and the key. `signing` is for `serve`: with PostgreSQL the key must be
     /// given, since every instance on the database has to sign with the same one.
     func open(logger: Logger = Logger(label: "pingjia-hub"), signing: Bool = false) async throws -> Hub {
+        if signing, key == nil, PostgresHubStorage.isURL(db) {
+            throw Failure("--key FILE is required with a PostgreSQL database: every hub instance on it must sign receipts "
+                          + "with the same key (kiosks accept no other), so give each instance a copy of one hub.key")
+        }
         let storage: any HubStorage
         do {
             storage = PostgresHubStorage.isURL(db) ? try await PostgresHubStorage(url: db, logger: Self.quiet(logger))
@@ -40,12 +44,7 @@ struct HubOptions: ParsableArguments {
         if let key {
             keyPath = key
         } else if PostgresHubStorage.isURL(db) {
-            guard !signing else {
-                await storage.close()
-                throw Failure("--key FILE is required with a PostgreSQL database: every hub instance on it must sign receipts "
-                              + "with the same key (kiosks accept no other), so give each instance a copy of one hub.key")
-            }
-            // Registry and alarm commands sign nothing.
+            // Registry and alarm commands sign nothing (`serve` was checked above).
             return Hub(storage: storage, key: SigningKey(), logger: logger)
         } else {
             keyPath = ((db as NSString).deletingLastPathComponent as NSString).appendingPathComponent("hub.key")

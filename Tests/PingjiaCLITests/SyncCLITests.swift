@@ -28,6 +28,24 @@ import Testing
         try sqlite3(db, "SELECT seq || ' ' || lower(hex(hash)) FROM \(table) ORDER BY seq;").split(separator: "\n").map(String.init)
     }
 
+    /// The operator's PostgreSQL mistakes are named before anything runs: no shared key for
+    /// `serve`, a URL the hub cannot use, a server that is not there.
+    @Test func postgresMistakesAreNamedWithWhatToDo() throws {
+        try withTempDir { dir in
+            let hub = try binary("pingjia-hub")
+            let noKey = try run(hub, ["serve", "--db", "postgres://pingjia@127.0.0.1:1/pingjia_hub"], in: dir)
+            #expect(noKey.status == 1 && noKey.stderr.contains("--key FILE is required with a PostgreSQL database"), "\(noKey)")
+            let noDatabase = try run(hub, ["devices", "list", "--db", "postgres://pingjia@127.0.0.1:5432"], in: dir)
+            #expect(noDatabase.status == 1 && noDatabase.stderr.contains("names no database"), "\(noDatabase)")
+            let badSchema = try run(hub, ["devices", "list", "--db", "postgres://pingjia@127.0.0.1/hub?schema=Hub;"], in: dir)
+            #expect(badSchema.status == 1 && badSchema.stderr.contains("must be lowercase letters, digits and _"), "\(badSchema)")
+            // Port 1 on loopback: nothing listens; the answer comes at once, naming the place.
+            let refused = try run(hub, ["devices", "list", "--db", "postgres://pingjia@127.0.0.1:1/pingjia_hub"], in: dir, timeout: 20)
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stderr.contains("cannot connect to the hub database postgres://pingjia@127.0.0.1:1/pingjia_hub"), "\(refused)")
+        }
+    }
+
     @Test func enrollSyncThroughAKill9AndRevoke() throws {
         try withTempDir { dir in
             let hubDB = dir.appendingPathComponent("hub/hub.db")
