@@ -17,8 +17,10 @@ BIN       := $(CURDIR)/.build/debug
 # Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
 # renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk,
 # umockdev (+ its GObject bindings for the Python emulator) plays USB keypads to real libusb.
+# Run: rsvg-convert turns `pingjia qr sheet` into PDF, with CJK glyphs from fonts-wqy-microhei;
+# tests render those pages back with pdftoppm (poppler-utils).
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
-                sqlite3 zbar-tools librsvg2-bin strace \
+                sqlite3 zbar-tools librsvg2-bin strace poppler-utils fonts-wqy-microhei \
                 umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi
 
 FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports
