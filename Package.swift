@@ -105,6 +105,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // The installer's flows over the other modules: self-test checks, guided setup.
+        .target(name: "PingjiaInstaller", dependencies: [
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices",
+            "PingjiaSync", "PingjiaSyncProtocol",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .executableTarget(name: "pingjia-hub", dependencies: [
             "PingjiaHub", "PingjiaSyncProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -119,7 +126,7 @@ let package = Package(
         ]),
         .executableTarget(name: "pingjia", dependencies: [
             "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaQR", "PingjiaUSB", "PingjiaDevices", "PingjiaKiosk",
-            "PingjiaSync", "PingjiaSyncProtocol",
+            "PingjiaSync", "PingjiaSyncProtocol", "PingjiaInstaller",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -156,8 +163,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Real libusb against umockdev-emulated devices: the built `pingjia` and `pingjiad` run
-        // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device.
-        .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad"]),
+        // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device
+        // (`pingjia-hub` for the installer's setup and self-test against a local hub).
+        .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad", "pingjia-hub"]),
         .testTarget(name: "PingjiaSyncProtocolTests", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"]),
         // Real HTTP over loopback, real SQLite on both sides, and a fault-injecting proxy between.
         .testTarget(name: "PingjiaSyncTests", dependencies: [
