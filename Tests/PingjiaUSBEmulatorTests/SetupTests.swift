@@ -87,6 +87,26 @@ extension KeypadEmulatorTests {
             }
             #expect(!table.joined().contains("\u{1B}["), "no colours into a pipe: \(table)")
 
+            // With pingjiad running: the display page is fetched, the keypad is the daemon's.
+            let port = try freeLoopbackPort()
+            let configFile = first.appendingPathComponent("pingjia.toml")
+            try String(contentsOf: configFile, encoding: .utf8)
+                .replacingOccurrences(of: "listen = \"127.0.0.1:8080\"", with: "listen = \"127.0.0.1:\(port)\"")
+                .write(to: configFile, atomically: true, encoding: .utf8)
+            let daemon = try emulator.launch("pingjiad", ["--state-dir", first.path])
+            do {
+                try daemon.err.waitForText("local web listening", timeout: 20)
+                try daemon.err.waitForText("device attached", timeout: 20)
+                let running = try emulator.launch("pingjia", ["selftest", "--state-dir", first.path])
+                #expect(running.exitStatus(timeout: 60) == 0, "\(running.out.all) \(running.err.all)")
+                #expect(running.out.all.contains { $0.hasPrefix("✓ display page ") && $0.contains("/display/3 served") }, "\(running.out.all)")
+                #expect(running.out.all.contains { $0.hasPrefix("✓ keypad window 3 ") && $0.contains("pingjiad drives it") }, "\(running.out.all)")
+                #expect(daemon.terminate() == 0)
+            } catch {
+                daemon.terminate()
+                throw EmulatorError("\(error)\n--- pingjiad log\n\(daemon.err.all.joined(separator: "\n"))")
+            }
+
             // The same through the prompts, answered in a terminal; Enter takes a default.
             let second = emulator.scratch.appendingPathComponent("two")
             let code2 = try enrollmentCode(db: db, in: emulator, name: "2号评价器")
