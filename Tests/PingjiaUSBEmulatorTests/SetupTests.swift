@@ -121,6 +121,13 @@ extension KeypadEmulatorTests {
             #expect(selftest2.exitStatus(timeout: 60) == 0, "\(selftest2.out.all) \(selftest2.err.all)")
             #expect(selftest2.out.all.contains { $0.hasPrefix("✓ test rating ") }, "\(selftest2.out.all)")
 
+            // On a terminal: colours in the table, a redrawn bar for the stickers.
+            let (coloured, table2) = try inTerminal(["selftest", "--state-dir", second.path], input: "")
+            #expect(coloured == 0 && table2.contains("\u{1B}[32m✓\u{1B}[0m store"), "\(table2)")
+            let sheet = emulator.scratch.appendingPathComponent("two.pdf").path
+            let (made, bar) = try inTerminal(["qr", "sheet", "--output", sheet, "--state-dir", second.path], input: "")
+            #expect(made == 0 && bar.contains("\rstickers █") && bar.contains("3/3"), "\(bar)")
+
             // Selftest says what is wrong: the paired keypad unplugged is ✗ with what to do, exit 1.
             emulator.send("unplug k1")
             try emulator.events.wait(for: "unplugged", ["device": "k1"])
