@@ -6,6 +6,8 @@
 #   make run       deps + build, then a demo hall in ./.pingjia (two windows, roster with photos), pingjiad in the foreground
 #   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
 #   make test      deps + the whole test suite
+#   make torture   the crash and fault campaigns in full: 100 kill -9, disk full, 50 power-cut copies
+#   make bench     benchmarks against C baselines -> Benchmarks/results/<UTC time>.md (release build, long)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
 #   make clean     remove build products and the demo state
 
@@ -17,18 +19,22 @@ BIN       := $(CURDIR)/.build/debug
 # Build: C libraries for QR, PNG, USB, SQLite. Tests: zbarimg decodes our QR codes, rsvg-convert
 # renders our SVG, sqlite3 tampers with a store, strace proves each commit is synced to disk,
 # umockdev (+ its GObject bindings for the Python emulator) plays USB keypads to real libusb.
-# Run: rsvg-convert turns `pingjia qr sheet` into PDF, with CJK glyphs from fonts-wqy-microhei;
-# tests render those pages back with pdftoppm (poppler-utils).
+# Headless chromium + chromedriver (driven by selenium from PyPI, Tests/Fixtures/browser) test the
+# display and touch pages; a CJK font by name, or Chinese renders as boxes in their screenshots.
+# systemd-analyze rates the hardening of our units; gcc builds the C benchmark baselines and the
+# ENOSPC shim of the disk-full campaign. rsvg-convert turns `pingjia qr sheet` into PDF, with CJK
+# glyphs from fonts-wqy-microhei; tests render those pages back with pdftoppm (poppler-utils).
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
-                sqlite3 zbar-tools librsvg2-bin strace poppler-utils fonts-wqy-microhei \
-                umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi
+                sqlite3 zbar-tools librsvg2-bin strace poppler-utils \
+                umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi python3-pip \
+                chromium chromium-driver fonts-wqy-microhei systemd gcc
 
-FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports
+FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports FuzzBatch
 FUZZ_SECONDS ?= 60
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps print-deps build release run run-hub test fuzz clean
+.PHONY: deps print-deps build release run run-hub test torture bench fuzz clean
 
 print-deps:
 	@echo $(DEB_PACKAGES)
@@ -40,8 +46,10 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 $$missing; \
 	fi
+	@python3 -c 'import selenium' 2>/dev/null || { echo "Installing selenium (PyPI)"; \
+	  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet selenium; }
 
 build: deps
 	$(SWIFT) build
@@ -82,8 +90,21 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# `make test` runs the same campaigns in a short form (5 kills, 4 copies).
+TORTURE_KILLS  ?= 100
+TORTURE_COPIES ?= 50
+torture: deps
+	$(SWIFT) build --build-tests
+	PINGJIA_TORTURE_KILLS=$(TORTURE_KILLS) PINGJIA_TORTURE_COPIES=$(TORTURE_COPIES) \
+	  $(SWIFT) test --skip-build --filter 'TortureTests|kill9AtRandomPoints|aFullDisk|storeCopiesTakenMidWrite'
+
+# Benchmarks/ is a package of its own (ordo-one/package-benchmark); run.py builds it in release,
+# runs the C baselines of Benchmarks/baselines in the same run and writes the result file.
+bench: deps
+	Benchmarks/run.py
+
 fuzz: deps
 	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:
-	rm -rf .build .build-fuzz "$(STATE_DIR)" "$(HUB_DIR)"
+	rm -rf .build .build-fuzz Benchmarks/.build "$(STATE_DIR)" "$(HUB_DIR)"

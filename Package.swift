@@ -10,6 +10,14 @@ let package = Package(
         .executable(name: "pingjiad", targets: ["pingjiad"]),
         .executable(name: "pingjia", targets: ["pingjia"]),
         .executable(name: "pingjia-hub", targets: ["pingjia-hub"]),
+        // For the benchmarks (Benchmarks/, a package of its own that depends on this one).
+        .library(name: "PingjiaCore", targets: ["PingjiaCore"]),
+        .library(name: "PingjiaStore", targets: ["PingjiaStore"]),
+        .library(name: "PingjiaQR", targets: ["PingjiaQR"]),
+        .library(name: "PingjiaConfig", targets: ["PingjiaConfig"]),
+        .library(name: "PingjiaSyncProtocol", targets: ["PingjiaSyncProtocol"]),
+        .library(name: "PingjiaSync", targets: ["PingjiaSync"]),
+        .library(name: "PingjiaHub", targets: ["PingjiaHub"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -138,6 +146,7 @@ let package = Package(
         .executableTarget(name: "FuzzRoster", dependencies: ["PingjiaRoster"], path: "Tests/Fuzz/FuzzRoster"),
         .executableTarget(name: "FuzzProfile", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzProfile"),
         .executableTarget(name: "FuzzReports", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzReports"),
+        .executableTarget(name: "FuzzBatch", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"], path: "Tests/Fuzz/FuzzBatch"),
 
         .testTarget(name: "PingjiaKioskTests", dependencies: [
             "PingjiaKiosk", "PingjiaCore", "PingjiaConfig",
@@ -163,8 +172,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Real libusb against umockdev-emulated devices: the built `pingjia` and `pingjiad` run
-        // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device
-        // (`pingjia-hub` for the installer's setup and self-test against a local hub).
+        // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device.
+        // The torture campaigns (TortureTests) and the installer's setup and self-test also run
+        // a real `pingjia-hub`.
         .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad", "pingjia-hub"]),
         .testTarget(name: "PingjiaSyncProtocolTests", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"]),
         // Real HTTP over loopback, real SQLite on both sides, and a fault-injecting proxy between.

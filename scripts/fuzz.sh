@@ -16,7 +16,8 @@ case "$target" in
     FuzzRoster) corpus=roster; dict=csv.dict ;;
     FuzzProfile) corpus=profile; dict=toml.dict ;;
     FuzzReports) corpus=reports; dict= ;;
-    *) echo "fuzz.sh: unknown target $target (FuzzScale, FuzzConfig, FuzzRoster, FuzzProfile, FuzzReports)" >&2; exit 2 ;;
+    FuzzBatch)  corpus=batch;  dict=batch.dict ;;
+    *) echo "fuzz.sh: unknown target $target (FuzzScale, FuzzConfig, FuzzRoster, FuzzProfile, FuzzReports, FuzzBatch)" >&2; exit 2 ;;
 esac
 
 swift build -c debug --product "$target" --scratch-path .build-fuzz \

@@ -15,6 +15,9 @@ public struct HubSettings: Sendable {
     /// Per device: sustained requests per second and the burst allowed above it.
     public var requestsPerSecond = 20.0
     public var burst = 40.0
+    /// A connection that sends nothing (no new request, or no further part of the one being read)
+    /// for this long is closed, so slow or stalled clients cannot hold sockets open.
+    public var idleTimeoutSeconds = 30
     /// Bearer token a provincial platform presents to `/v1/export`; nil disables the feed.
     public var exportToken: String?
 
@@ -27,6 +30,7 @@ public struct HubSettings: Sendable {
 public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     let router = Router()
+    router.add(middleware: HubProblemMiddleware(logger: logger))
     let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
     let maxBody = settings.maxBodyBytes
 
@@ -47,7 +51,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                                    detail: "the body is not an enrollment request: \(Hub.describe(error))"))
         }
         do {
-            return json(200, try hub.enroll(enroll))
+            return json(200, try await hub.enroll(enroll))
         } catch let error as HubError {
             switch error {
             case .badCode:
@@ -73,7 +77,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
         do { body = try await request.collectBody(upTo: maxBody) } catch { return tooLarge(maxBody) }
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
         let bytes = Array(buffer: body)
-        let result = await Task.detached { hub.ingest(deviceId: deviceId, idempotencyKey: key, body: bytes) }.value
+        let result = await hub.ingest(deviceId: deviceId, idempotencyKey: key, body: bytes)
         switch result {
         case .success(let receipt): return json(200, receipt)
         case .failure(let failure): return problem(failure)
@@ -89,7 +93,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                                    detail: "after must be a cursor (integer ≥ 0) and limit 1-5000"))
         }
         do {
-            let records = try hub.storage.exportRecords(after: after, limit: limit)
+            let records = try await hub.storage.exportRecords(after: after, limit: limit)
             return json(200, ExportPage(records: records))
         } catch {
             return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
@@ -106,7 +110,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                                    detail: "the body must be {\"throughCursor\": N}"))
         }
         do {
-            try hub.storage.acknowledgeExport(consumer: "export", through: ack.throughCursor)
+            try await hub.storage.acknowledgeExport(consumer: "export", through: ack.throughCursor)
             return json(200, ack)
         } catch {
             if case .invalid(let reason)? = error as? HubError {
@@ -118,7 +122,8 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true
-    return Application(router: router, configuration: configuration, onServerRunning: { channel in
+    return Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),
+                       configuration: configuration, onServerRunning: { channel in
         await onServerRunning(channel.localAddress?.port ?? settings.port)
     }, logger: logger)
 }

@@ -64,7 +64,7 @@ public struct WindowState: Sendable, Hashable, Codable {
     public var session: RatingSession?
 }
 
-/// Something the daemon logs (and, once the store has a place for them, keeps for reports).
+/// Something the daemon records: each timeout becomes a 未评价 record (`KioskContext.recordUnrated`).
 public enum SessionEvent: Sendable, Hashable {
     /// 未评价: an armed session that nobody rated before it timed out.
     case timedOut(RatingSession)

@@ -6,13 +6,15 @@ public enum QRRenderer {
         let side = try options.imageSide(for: m)
         let scale = options.moduleSize, q = options.quietZone
         var pixels = [UInt8](repeating: 255, count: side * side)
-        for y in 0..<m.size {
-            for x in 0..<m.size where m.isDark(x: x, y: y) {
-                let px = (x + q) * scale, py = (y + q) * scale
-                for row in py..<(py + scale) {
-                    let start = row * side + px
-                    pixels.replaceSubrange(start..<(start + scale), with: repeatElement(0, count: scale))
+        // One pixel row per module row, then copied to the module's other pixel rows.
+        pixels.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for y in 0..<m.size {
+                let first = base + (y + q) * scale * side
+                for x in 0..<m.size where m.isDark(x: x, y: y) {
+                    (first + (x + q) * scale).update(repeating: 0, count: scale)
                 }
+                for row in 1..<scale { (first + row * side).update(from: first, count: side) }
             }
         }
         return try encodePNG(gray: pixels, side: side)
@@ -98,14 +100,19 @@ public enum QRRenderer {
         image.format = png_uint_32(PNG_FORMAT_GRAY)
         defer { png_image_free(&image) }
 
-        // First pass only measures; the simplified API has no growable sink.
-        var length: png_alloc_size_t = 0
-        guard png_image_write_to_memory(&image, nil, &length, 0, pixels, 0, nil) != 0 else {
-            throw .pngFailed(message(of: &image))
-        }
+        // One pass into a buffer that fits a QR code's PNG (long runs of one value compress to a
+        // small fraction of side²); only if it does not, libpng says how much is needed and we
+        // write again.
+        var length = png_alloc_size_t(side * side / 8 + 4096)
         var out = [UInt8](repeating: 0, count: Int(length))
-        let ok = out.withUnsafeMutableBytes { buf in
+        var ok = out.withUnsafeMutableBytes { buf in
             png_image_write_to_memory(&image, buf.baseAddress, &length, 0, pixels, 0, nil)
+        }
+        if ok == 0 && Int(length) > out.count {
+            out = [UInt8](repeating: 0, count: Int(length))
+            ok = out.withUnsafeMutableBytes { buf in
+                png_image_write_to_memory(&image, buf.baseAddress, &length, 0, pixels, 0, nil)
+            }
         }
         guard ok != 0 else { throw .pngFailed(message(of: &image)) }
         out.removeLast(out.count - Int(length))

@@ -174,6 +174,9 @@ public final class KioskStore: Sendable {
             }
         } catch let error as StoreError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            // The transaction was rolled back: nothing half-written, nothing stored is touched.
+            throw .diskFull(path: path, operation: operation)
         } catch {
             throw .database(operation: operation, reason: "\(error)")
         }

@@ -21,9 +21,14 @@ public struct SigningKey: Sendable {
 
     /// Reads the key from `path` (base64 of the 32 raw bytes), or makes one and writes it with
     /// mode 0600 when `create` is true and the file is missing. Written to a temporary file and
-    /// renamed, so a power cut never leaves half a key.
+    /// renamed, so a power cut never leaves half a key. A key that group or others may read is
+    /// refused: whoever reads it can sign ratings (or receipts) in this device's name.
     public static func load(path: String, create: Bool) throws(KeyFileError) -> SigningKey {
         if let data = FileManager.default.contents(atPath: path) {
+            var info = stat()
+            if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+                throw .insecure(path: path, mode: Int(info.st_mode & 0o777))
+            }
             let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard let raw = Data(base64Encoded: text), raw.count == 32, let key = try? SigningKey(rawRepresentation: raw) else {
                 throw .invalid(path: path, reason: "not a base64 Ed25519 private key (32 bytes)")
@@ -88,10 +93,15 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
 public enum KeyFileError: Error, Sendable, CustomStringConvertible {
     case missing(path: String)
     case invalid(path: String, reason: String)
+    /// Group or others may read or write the private key.
+    case insecure(path: String, mode: Int)
 
     public var description: String {
         switch self {
         case let .missing(path): "no key at \(path): enroll this device first (`pingjia enroll --hub URL --code CODE`)"
+        case let .insecure(path, mode):
+            "\(path): the private key has mode \(String(mode, radix: 8)), so other users can read it; "
+                + "refusing to use it. Run `chmod 600 \(path)` (and check who copied it) before starting again"
         case let .invalid(path, reason): "\(path): \(reason)"
         }
     }

@@ -98,7 +98,7 @@ struct Serve: AsyncParsableCommand {
         let puller = Puller(hub: hub, logger: logger)
         let group = ServiceGroup(services: [app, puller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
-        (hub.storage as? SQLiteHubStorage)?.close()
+        await hub.storage.close()
     }
 }
 
@@ -119,7 +119,7 @@ struct Devices: AsyncParsableCommand {
             do {
                 guard (1...24 * 30).contains(validHours) else { throw Failure("--valid-hours must be 1-720") }
                 let hub = try hubOptions.open()
-                let added = try hub.addDevice(hall: hall, name: name, validFor: TimeInterval(validHours) * 3600)
+                let added = try await hub.addDevice(hall: hall, name: name, validFor: TimeInterval(validHours) * 3600)
                 print(added.code)
                 FileHandle.standardError.write(Data("""
                     device slot \(added.slot) (\(hall) / \(name)): enrollment code \(added.code), single use, valid until \(WireTime.format(added.expiresAt))
@@ -139,7 +139,7 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let devices = try hubOptions.open().storage.devices()
+                let devices = try await hubOptions.open().storage.devices()
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -163,7 +163,7 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let entry = try hubOptions.open().storage.revoke(deviceId: id, now: Date())
+                let entry = try await hubOptions.open().storage.revoke(deviceId: id, now: Date())
                 print("revoked \(id) (\(entry.hall) / \(entry.name)); records held through seq \(entry.lastSeq)")
             } catch {
                 Self.fail(error)
@@ -190,7 +190,7 @@ extension Devices {
                         throw Failure("--url '\(url)' must be an http:// or https:// URL, e.g. http://10.1.2.3:8781")
                     }
                 }
-                try hubOptions.open().storage.setPullURL(deviceId: id, url: url)
+                try await hubOptions.open().storage.setPullURL(deviceId: id, url: url)
                 print(url.map { "the hub pulls \(id) from \($0)" } ?? "\(id) pushes to the hub")
             } catch {
                 Self.fail(error)
@@ -205,7 +205,7 @@ struct Alarms: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            for alarm in try hubOptions.open().storage.alarms() {
+            for alarm in try await hubOptions.open().storage.alarms() {
                 print("\(alarm.at)\t\(alarm.deviceId)\t\(alarm.kind)\tseq \(alarm.seq.map(String.init) ?? "-")\t\(alarm.detail)")
             }
         } catch {

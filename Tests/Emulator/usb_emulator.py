@@ -19,7 +19,7 @@ Commands, one per line on stdin:
 Events, one JSON object per line on stdout: ready (with the testbed root for UMOCKDEV_DIR),
 plugged, unplugged, ioctl-level facts the tests assert on: detach, attach, claim, release,
 in (a report the host has received), out (bytes the host sent: control SET_REPORT, interrupt or
-bulk OUT), and error.
+bulk OUT), client-gone (the process under test died mid-ioctl), and error.
 """
 import json
 import struct
@@ -29,7 +29,7 @@ import time
 
 import gi
 gi.require_version('UMockdev', '1.0')
-from gi.repository import UMockdev  # noqa: E402
+from gi.repository import GLib, UMockdev  # noqa: E402
 
 # usbdevfs ioctl requests (x86-64 Linux, from linux/usbdevice_fs.h)
 CONTROL = 0xc0185500
@@ -187,6 +187,19 @@ class Device(UMockdev.IoctlBase):
     def do_handle_ioctl(self, client):
         try:
             return self.handle(client)
+        except GLib.Error as error:
+            if 'Connection reset' not in error.message and 'Broken pipe' not in error.message:
+                emit('error', device=self.name, message=repr(error))
+                client.complete(-1, EINVAL)
+                return True
+            # The process under test died (kill -9): forget its transfers and its claim, as the
+            # kernel does, so the next process starts clean.
+            with self.cond:
+                self.pending = []
+                self.done = []
+                self.claimed = False
+            emit('client-gone', device=self.name)
+            return True
         except Exception as error:  # never leave the client hanging
             emit('error', device=self.name, message=repr(error))
             client.complete(-1, EINVAL)

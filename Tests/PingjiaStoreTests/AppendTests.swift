@@ -51,6 +51,23 @@ import Testing
         }
     }
 
+    @Test func appendAllContinuesTheChainInOneTransactionOrNotAtAll() throws {
+        try withTempDir { dir in
+            let store = try KioskStore.open(path: storePath(dir), deviceId: deviceA)
+            defer { store.close() }
+            try store.append(fullRating(1))
+            #expect(try store.appendAll((2...50).map { $0 % 2 == 0 ? fullRating($0) : minimalRating($0) }) == 50)
+            try store.append(minimalRating(51))
+            expectGaplessChain(try store.records(after: 0, limit: 100), count: 51)
+            // One bad rating refuses the whole lot: no partial batch, no used seqs.
+            var bad = fullRating(52)
+            bad.level = 11
+            #expect(throws: StoreError.self) { try store.appendAll([fullRating(52), bad]) }
+            #expect(try store.append(fullRating(53)).seq == 52)
+            if case .intact(let count, _, _) = try store.verifyChain() { #expect(count == 52) } else { Issue.record("chain broken") }
+        }
+    }
+
     @Test func concurrentAppendsFromManyThreadsStayGapless() throws {
         try withTempDir { dir in
             let store = try KioskStore.open(path: storePath(dir), deviceId: deviceA)

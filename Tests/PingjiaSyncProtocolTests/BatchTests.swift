@@ -117,4 +117,18 @@ import Testing
         #expect(try SigningKey.load(path: path, create: false).publicKey == made.publicKey)
         #expect(throws: KeyFileError.self) { try SigningKey.load(path: dir + "/missing.key", create: false) }
     }
+
+    @Test(arguments: [0o644, 0o640, 0o604, 0o660])
+    func aKeyOthersCanReadIsRefusedWithTheChmodToRun(mode: Int) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/device.key"
+        _ = try SigningKey.load(path: path, create: true)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        let error = #expect(throws: KeyFileError.self) { try SigningKey.load(path: path, create: false) }
+        #expect(error?.description.contains("chmod 600 \(path)") == true)
+        #expect(error?.description.contains(String(mode, radix: 8)) == true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: path)
+        #expect(throws: Never.self) { try SigningKey.load(path: path, create: false) }
+    }
 }

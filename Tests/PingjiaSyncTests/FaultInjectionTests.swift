@@ -68,15 +68,15 @@ import Testing
             // A stalled request still reaches the hub after the device moved on; let it land
             // before comparing, so a late duplicate would be caught.
             await proxy.quiesce()
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
 
             // More ratings after the faults: the chain continues from where the hub is.
             try device.rate(15)
             proxy.inject([.dropAfterForwarding, .duplicate])
             #expect(await drain(try device.pusher(baseURL: "http://127.0.0.1:\(proxy.port)", batchRecords: 7)) == .idle)
             await proxy.quiesce()
-            try expectExactlyOnce(device, hub)
-            #expect(try hub.storage.alarms().isEmpty)
+            try await expectExactlyOnce(device, hub)
+            #expect(try await hub.storage.alarms().isEmpty)
             await proxy.stop()
             await hub.stop()
         }
@@ -101,11 +101,11 @@ import Testing
             try FileManager.default.removeItem(atPath: hub.dbPath)
             try FileManager.default.copyItem(atPath: backup, toPath: hub.dbPath)
             try await hub.start()
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 40)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 40)
 
             try device.rate(5)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
             await hub.stop()
         }
     }

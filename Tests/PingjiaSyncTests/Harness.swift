@@ -36,7 +36,7 @@ final class HubHarness: @unchecked Sendable {
     let dbPath: String
     let key = SigningKey()
     var now: @Sendable () -> Date = Date.init
-    private(set) var storage: SQLiteHubStorage!
+    private(set) var storage: (any HubStorage)!
     private(set) var hub: Hub!
     private(set) var port = 0
     private var group: ServiceGroup?
@@ -67,7 +67,7 @@ final class HubHarness: @unchecked Sendable {
     func stop() async {
         await group?.triggerGracefulShutdown()
         _ = await task?.result
-        storage?.close()
+        await storage?.close()
         group = nil
         task = nil
     }
@@ -78,8 +78,8 @@ final class HubHarness: @unchecked Sendable {
     }
 
     /// A one-time code for a new device slot.
-    func code(hall: String = "测试大厅", name: String = "1号窗口") throws -> String {
-        try hub.addDevice(hall: hall, name: name).code
+    func code(hall: String = "测试大厅", name: String = "1号窗口") async throws -> String {
+        try await hub.addDevice(hall: hall, name: name).code
     }
 }
 
@@ -104,7 +104,7 @@ final class TestDevice: @unchecked Sendable {
         let transport = try HTTPHubTransport(baseURL: hub.url, timeout: .seconds(10))
         do {
             enrollment = try await Enrollment.enroll(location: location, deviceId: deviceId, hubURL: hub.url,
-                                                     code: try hub.code(), transport: transport)
+                                                     code: try await hub.code(), transport: transport)
         } catch {
             await transport.shutdown()
             throw error
@@ -156,7 +156,7 @@ final class TestDevice: @unchecked Sendable {
                 let record = RatingRecord(seq: seq, deviceId: deviceId, rating: rating, prevHash: previous)
                 try statement.execute(arguments: [
                     Int64(seq), rating.id.uuidString.lowercased(), deviceId, rating.staffId, rating.windowId, rating.matterCode,
-                    rating.caseNo, rating.channel.rawValue, rating.scale, rating.level, rating.code.rawValue,
+                    rating.caseNo, rating.channel.rawValue, rating.scale, rating.level, rating.code?.rawValue ?? 0,
                     rating.reasons.isEmpty ? "[]" : "[\"slow\"]", rating.comment, rating.ratedAt, Int64(rating.monotonicNs),
                     rating.flags.isEmpty ? "[]" : "[\"test\"]", Data(record.prevHash.bytes), Data(record.hash.bytes),
                 ])
@@ -218,16 +218,16 @@ func drain(_ pusher: Pusher, within limit: Duration = .seconds(120)) async -> Pu
 /// The acceptance check after every scenario: the hub holds exactly the device's records, by
 /// seq and hash, none missing and none twice, its stored chain verifies, and the device's
 /// receipts cover everything.
-func expectExactlyOnce(_ device: TestDevice, _ hub: HubHarness, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectExactlyOnce(_ device: TestDevice, _ hub: HubHarness, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let ours = try device.chain()
-    let theirs = try hub.storage.chain(deviceId: device.deviceId)
+    let theirs = try await hub.storage.chain(deviceId: device.deviceId)
     #expect(ours.count == theirs.count, "device has \(ours.count) records, hub \(theirs.count)", sourceLocation: sourceLocation)
     // The first difference, rather than two arrays of thousands of hashes.
     let firstDifference = zip(ours, theirs).first { $0.seq != $1.seq || $0.hash != $1.hash }
     let difference = firstDifference.map { "device seq \($0.0.seq) \($0.0.hash.hex), hub seq \($0.1.seq) \($0.1.hash.hex)" }
     #expect(difference == nil, "first difference: \(difference ?? "")", sourceLocation: sourceLocation)
     #expect(Set(theirs.map(\.seq)).count == theirs.count, "a seq is stored twice", sourceLocation: sourceLocation)
-    #expect(try hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: ours.count, lastSeq: UInt64(ours.count)),
+    #expect(try await hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: ours.count, lastSeq: UInt64(ours.count)),
             sourceLocation: sourceLocation)
     let state = try device.store.syncState()
     #expect(state.ackedThroughSeq == state.lastSeq, "acknowledged through \(state.ackedThroughSeq) of \(state.lastSeq)",

@@ -26,23 +26,23 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             defer { storage.close() }
             let hub = Hub(storage: storage, key: SigningKey(), logger: quietLogger, now: { clock.value })
             let key = SigningKey().publicKey.base64
-            let first = try hub.addDevice(hall: "大厅", name: "1号")
+            let first = try await hub.addDevice(hall: "大厅", name: "1号")
             #expect(first.code.count == 9 && first.code.contains("-"))
             // Typed sloppily (lowercase, no dash) it still works, once.
             let typed = first.code.lowercased().replacingOccurrences(of: "-", with: "")
-            #expect(try hub.enroll(EnrollRequest(code: typed, deviceId: "pj-000000000001", publicKey: key)).hall == "大厅")
-            #expect(throws: HubError.badCode) {
-                try hub.enroll(EnrollRequest(code: first.code, deviceId: "pj-000000000002", publicKey: key))
+            #expect(try await hub.enroll(EnrollRequest(code: typed, deviceId: "pj-000000000001", publicKey: key)).hall == "大厅")
+            await #expect(throws: HubError.badCode) {
+                try await hub.enroll(EnrollRequest(code: first.code, deviceId: "pj-000000000002", publicKey: key))
             }
-            let second = try hub.addDevice(hall: "大厅", name: "2号", validFor: 3600)
+            let second = try await hub.addDevice(hall: "大厅", name: "2号", validFor: 3600)
             clock.mutate { $0 = $0.addingTimeInterval(3601) }
-            #expect(throws: HubError.badCode) {
-                try hub.enroll(EnrollRequest(code: second.code, deviceId: "pj-000000000002", publicKey: key))
+            await #expect(throws: HubError.badCode) {
+                try await hub.enroll(EnrollRequest(code: second.code, deviceId: "pj-000000000002", publicKey: key))
             }
             // A device id enrolled once cannot take a second slot (its key would be replaced).
-            let third = try hub.addDevice(hall: "大厅", name: "3号")
-            #expect(throws: HubError.alreadyEnrolled("pj-000000000001")) {
-                try hub.enroll(EnrollRequest(code: third.code, deviceId: "pj-000000000001", publicKey: key))
+            let third = try await hub.addDevice(hall: "大厅", name: "3号")
+            await #expect(throws: HubError.alreadyEnrolled("pj-000000000001")) {
+                try await hub.enroll(EnrollRequest(code: third.code, deviceId: "pj-000000000001", publicKey: key))
             }
         }
     }
@@ -104,9 +104,9 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             #expect(Self.problem(unknown)?.type == Problem.Kind.unknownDevice)
 
             // None of it touched the store; a good batch still goes through.
-            #expect(try hub.storage.chain(deviceId: device.deviceId).isEmpty)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).isEmpty)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
             await hub.stop()
         }
     }
@@ -152,7 +152,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let receipt = try JSONDecoder().decode(Receipt.self, from: Data(response.body))
             #expect(receipt.isSigned(by: hub.key.publicKey))
             #expect(WireTime.parse(receipt.receivedAt) != nil)
-            let offset = try #require(try hub.storage.device(id: device.deviceId)?.clockOffsetMs)
+            let offset = try #require(try await hub.storage.device(id: device.deviceId)?.clockOffsetMs)
             #expect((85_000...95_000).contains(offset), "offset \(offset) ms")
             await hub.stop()
         }
@@ -185,7 +185,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let ack = try await Self.send(hub, "POST", "/v1/export/ack", headers: auth,
                                           body: Array("{\"throughCursor\":\(second.nextCursor ?? 0)}".utf8))
             #expect(ack.status == 200)
-            #expect(try hub.storage.exportCursor(consumer: "export") == second.nextCursor)
+            #expect(try await hub.storage.exportCursor(consumer: "export") == second.nextCursor)
             let beyond = try await Self.send(hub, "POST", "/v1/export/ack", headers: auth, body: Array("{\"throughCursor\":999}".utf8))
             #expect(beyond.status == 400)
             await hub.stop()

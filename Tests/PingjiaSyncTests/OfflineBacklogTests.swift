@@ -27,7 +27,7 @@ import Testing
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             print("offline backlog: \(count) ratings delivered in \(String(format: "%.1f", seconds)) s "
                   + "(\(Int(Double(count) / seconds)) ratings/s, batches of 500, debug build, loopback)")
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
             await hub.stop()
         }
     }

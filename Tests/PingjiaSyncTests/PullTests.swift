@@ -56,18 +56,18 @@ import Testing
             proxy.inject([.dropBeforeForwarding, .dropAfterForwarding, .status(503), .truncateResponse, .duplicate, .pass,
                           .dropAfterForwarding, .truncateResponse, .status(500), .duplicate, .dropAfterForwarding])
             let url = "http://127.0.0.1:\(proxy.port)"
-            try hub.storage.setPullURL(deviceId: device.deviceId, url: url)
+            try await hub.storage.setPullURL(deviceId: device.deviceId, url: url)
             let puller = Puller(hub: hub.hub, logger: quietLogger)
 
             try await Self.pullUntilDone(puller, device, url)
             #expect(proxy.pendingFaults == 0)
             await proxy.quiesce()
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
 
             // New ratings later; pullAll() finds the device by its pull URL.
             try device.rate(7)
             #expect(await puller.pullAll() == 7)
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
             await puller.shutdown()
             await proxy.stop()
             await kiosk.stop()

@@ -41,7 +41,7 @@ import Testing
             let (status, problem, _) = try await Self.post(forged, to: hub)
             #expect(status == 401)
             #expect(problem?.type == Problem.Kind.badSignature)
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 5)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 5)
 
             // A device whose key no longer matches stops, with the reason, instead of retrying.
             let result = await drain(try device.pusher(baseURL: hub.url, key: SigningKey()))
@@ -61,7 +61,7 @@ import Testing
                             sentAt: "2026-11-24T10:00:00.000+08:00", key: try Self.deviceKey(device))
             try device.rate(10)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
-            let before = try hub.storage.chain(deviceId: device.deviceId).map(\.hash)
+            let before = try await hub.storage.chain(deviceId: device.deviceId).map(\.hash)
 
             // Replayed under its own key and under a fresh one: the hub already holds these very
             // records, so it answers with a receipt for what it holds and stores nothing.
@@ -70,9 +70,9 @@ import Testing
                 #expect(status == 200)
                 #expect(receipt?.throughSeq ?? 0 >= 10)
             }
-            #expect(try hub.storage.chain(deviceId: device.deviceId).map(\.hash) == before)
-            try expectExactlyOnce(device, hub)
-            #expect(try hub.storage.alarms().isEmpty)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).map(\.hash) == before)
+            try await expectExactlyOnce(device, hub)
+            #expect(try await hub.storage.alarms().isEmpty)
             await hub.stop()
         }
     }
@@ -88,7 +88,7 @@ import Testing
             let (status, problem, _) = try await Self.post(other, to: hub, key: first.idempotencyKey)
             #expect(status == 422)
             #expect(problem?.type == Problem.Kind.idempotencyMismatch)
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 4)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 4)
             await hub.stop()
         }
     }
@@ -106,11 +106,11 @@ import Testing
             #expect(status == 422)
             #expect(problem?.type == Problem.Kind.chainBroken)
             #expect(problem?.detail.contains("seq 5") == true, "\(String(describing: problem))")
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 3)
-            #expect(try hub.storage.alarms().map(\.kind) == ["chain-broken"])
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 3)
+            #expect(try await hub.storage.alarms().map(\.kind) == ["chain-broken"])
             // The same batch again (a retry) is refused again but raises no second alarm.
             #expect(try await Self.post(batch, to: hub).0 == 422)
-            #expect(try hub.storage.alarms().count == 1)
+            #expect(try await hub.storage.alarms().count == 1)
             await hub.stop()
         }
     }
@@ -130,7 +130,7 @@ import Testing
             let result = await drain(try device.pusher(baseURL: hub.url, batchRecords: 50))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("400") || reason.contains("422"), "\(reason)")
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 3, "the hub stored part of a broken batch")
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 3, "the hub stored part of a broken batch")
             await hub.stop()
         }
     }
@@ -158,11 +158,11 @@ import Testing
             let result = await drain(try restored.pusher(baseURL: hub.url))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("seq-conflict"), "\(reason)")
-            let alarms = try hub.storage.alarms()
+            let alarms = try await hub.storage.alarms()
             #expect(alarms.map(\.kind) == ["seq-conflict"])
             #expect(alarms.first?.seq == 21)
             // The hub kept what it had: 30 records, chain intact.
-            #expect(try hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 30, lastSeq: 30))
+            #expect(try await hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 30, lastSeq: 30))
             await hub.stop()
         }
     }
@@ -196,12 +196,12 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await Self.setUp(dir, delivered: 5)
             defer { device.close() }
-            _ = try hub.storage.revoke(deviceId: device.deviceId, now: Date())
+            _ = try await hub.storage.revoke(deviceId: device.deviceId, now: Date())
             try device.rate(2)
             let result = await drain(try device.pusher(baseURL: hub.url))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("403 revoked"), "\(reason)")
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 5)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 5)
             // No busy retry: a second drain stops at once without asking the hub.
             let again = await drain(try device.pusher(baseURL: "http://127.0.0.1:9"))
             #expect(again == .deadLetter(reason))
@@ -240,7 +240,7 @@ import Testing
                 return
             }
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
-            #expect(try hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 15, lastSeq: 15))
+            #expect(try await hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 15, lastSeq: 15))
             #expect(try device.store.pruneAcknowledged(ratedBefore: Date().addingTimeInterval(-3600)) == 0, "recent records were pruned")
             await hub.stop()
         }
