@@ -175,6 +175,27 @@ public struct Setup: Sendable {
         }
     }
 
+    /// The roster's photos, from a `photos/` folder beside the CSV or the CSV's own folder, into
+    /// the state directory's `photos/` (the display shows them from there).
+    func copyPhotos(_ roster: RosterFile, undo: Undo) throws -> (Int, [String]) {
+        let fm = FileManager.default
+        let source = (answers.rosterFile as NSString).deletingLastPathComponent
+        let folders = [(source as NSString).appendingPathComponent("photos"), source.isEmpty ? "." : source]
+        var copied = 0, missing: [String] = []
+        for photo in Set(roster.staff.compactMap(\.photo)).sorted() {
+            let target = (location.photosDirectory as NSString).appendingPathComponent(photo)
+            if fm.fileExists(atPath: target) { continue }
+            guard let found = folders.map({ ($0 as NSString).appendingPathComponent(photo) }).first(where: { fm.fileExists(atPath: $0) }) else {
+                missing.append(photo)
+                continue
+            }
+            undo.created.append(target)
+            try fm.copyItem(atPath: found, toPath: target)
+            copied += 1
+        }
+        return (copied, missing)
+    }
+
     func apply(_ plan: Plan, progress: (String) -> Void) async throws(SetupError) -> [String] {
         let fm = FileManager.default
         let undo = Undo(configFile: location.configFile)
@@ -205,6 +226,10 @@ public struct Setup: Sendable {
             note("store created: \(location.storeFile) (device \(kiosk.deviceId))")
             let summary = try kiosk.store.importRoster(staff: plan.roster.staff, windows: plan.roster.windows, replace: true)
             note("roster imported: \(summary.added + summary.updated) staff at \(Set(plan.roster.staff.map(\.windowId)).count) windows")
+            let (copied, missing) = try copyPhotos(plan.roster, undo: undo)
+            if copied > 0 || !missing.isEmpty {
+                note("photos: \(copied) copied" + (missing.isEmpty ? "" : "; not found next to the roster: \(missing.joined(separator: ", ")) (copy them into \(location.photosDirectory) later)"))
+            }
 
             if let hub = plan.hubURL, let code = answers.code {
                 let transport = try HTTPHubTransport(baseURL: hub, timeout: .seconds(30))

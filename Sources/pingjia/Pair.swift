@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PingjiaConfig
+import PingjiaCore
 import PingjiaDevices
 import PingjiaUSB
 
@@ -35,7 +36,8 @@ struct Pair: AsyncParsableCommand {
 
     func validate() throws {
         if list && unpair { throw ValidationError("give --list or --unpair, not both") }
-        if !list && window == nil {
+        // At a terminal, `pingjia pair` alone asks for the window.
+        if !list && window == nil && (unpair || isatty(STDIN_FILENO) == 0) {
             throw ValidationError(unpair ? "--unpair needs --window N: the window whose keypad to forget"
                                          : "give --window N: the window whose keypad you will press")
         }
@@ -50,7 +52,8 @@ struct Pair: AsyncParsableCommand {
             let location = state.location
             if list { return try listPairings(location) }
             var editor = try ConfigFileEditor(path: location.configFile)
-            let window = self.window ?? ""
+            let window = try self.window ?? Prompter(enabled: true).ask("窗口 / window", flag: "--window")
+            guard Identifier.isValidID(window) else { throw Failure("window '\(window)' must be a window id such as 3") }
             if unpair {
                 let removed = editor.removeKeypads { _, _, paired, _ in paired == window }
                 guard removed > 0 else { throw Failure("no keypad is paired with window \(window) (see `pingjia pair --list`)") }

@@ -70,6 +70,9 @@ extension KeypadEmulatorTests {
                                                        "--hub", url, "--code", code, "--roster", roster, "--state-dir", first.path])
             #expect(setup.exitStatus(timeout: 60) == 0, "\(setup.out.all) \(setup.err.all)")
             #expect(setup.out.all.contains { $0.hasPrefix("✓ enrolled with \(url) as 演示大厅 / 1号评价器") }, "\(setup.out.all)")
+            // The roster's photos come along from demo/photos, beside the CSV.
+            #expect(setup.out.all.contains("✓ photos: 3 copied"), "\(setup.out.all)")
+            #expect(FileManager.default.fileExists(atPath: first.appendingPathComponent("photos/A1023.png").path))
             let config = try String(contentsOf: first.appendingPathComponent("pingjia.toml"), encoding: .utf8)
             #expect(config.contains("hall = \"演示大厅\"") && config.contains("[[window]]\nid = \"5\"") && config.contains("\nmode = \"open\"\n"))
 
