@@ -99,6 +99,10 @@ public struct SelfTest: Sendable {
         guard let enrollment else {
             return [.skip("hub", "not enrolled (offline): ratings wait on this kiosk; enroll with `pingjia enroll --hub URL --code CODE`")]
         }
+        if kiosk.config.sync.mode == .pull {
+            // The hub fetches from this kiosk; the hall may have no route to the hub at all.
+            return [.skip("hub", "pull mode: \(enrollment.hubURL) fetches the ratings from this kiosk (check with `pingjia-hub devices list` on the hub)")]
+        }
         let url = kiosk.config.sync.hubURL ?? enrollment.hubURL
         let transport: HTTPHubTransport
         do {
