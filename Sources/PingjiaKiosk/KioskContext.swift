@@ -126,7 +126,8 @@ public final class KioskContext: Sendable {
     /// rating itself was committed (and thanked for) before; this never changes it.
     public func addReasons(to ratingId: UUID, reasons: [String], comment: String?,
                            channel: RatingChannel) throws(KioskError) -> RatingRecord {
-        let scale = try scale()
+        let scale: Scale
+        do { scale = try self.scale() } catch { throw .config(error.description) }
         for reason in reasons where scale.reason(reason) == nil {
             throw .rating(RatingError.unknownReason(reason, scale: scale.name, known: scale.reasons.map(\.code)).description)
         }

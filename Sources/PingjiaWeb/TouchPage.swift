@@ -126,6 +126,7 @@ struct TouchPage: Sendable {
             var body = {reasons: reasons};
             var comment = $("comment").value.trim();
             if (comment) body.comment = comment;
+            if (!reasons.length && !comment) { thanks(); return; }   // nothing chosen: as 跳过
             post("/api/v1/ratings/" + ratingId + "/reasons", body, function(status, reply){
               // The rating is stored whatever happens here: thank the citizen either way.
               if (status !== 201) $("error").textContent = reply.detail || "";

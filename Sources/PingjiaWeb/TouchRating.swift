@@ -123,6 +123,10 @@ struct ReasonsAPI: Sendable {
                 throw Problem(.unprocessableContent, "comment too long",
                               detail: "a comment is at most \(TouchRatingAPI.maxComment) characters", field: "body.comment")
             }
+            // One follow-up per rating: an empty one would use it up and say nothing (the page skips instead).
+            if reasons.isEmpty && (comment?.isEmpty ?? true) {
+                throw Problem(.unprocessableContent, "nothing to add", detail: "give reasons, a comment, or both", field: "body")
+            }
             let record: RatingRecord
             do throws(KioskError) {
                 record = try web.kiosk.addReasons(to: ratingId, reasons: reasons,

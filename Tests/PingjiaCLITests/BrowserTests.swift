@@ -107,6 +107,11 @@ import Testing
             #expect(Array(rating[1...3]) == ["rating", "5", "touch"] && rating[6] == "[]", "the level is committed alone: \(rating)")
             #expect(reasons[1] == "reasons" && reasons[4] == rating[5], "the follow-up names the rating: \(records)")
             #expect(reasons[6] == #"["slow","attitude"]"# && reasons[7] == "等了很久", "\(reasons)")
+            // 跳过 on the reasons screen: the rating stays, alone.
+            let skipped = try Self.browse(["touch", "\(kiosk.base)/touch/3", "4", prefix + "-skip"], in: dir)
+            #expect(skipped["screens"] as? [String] == ["why", "thanks"], "\(skipped)")
+            records = try kiosk.records()
+            #expect(records.map { Array($0[1...2]) }.last == ["rating", "4"] && records.count == 4, "\(records)")
             let verify = try pingjia(["outbox", "verify"], state: kiosk.state)
             #expect(verify.status == 0, "\(verify)")
         }
@@ -126,6 +131,9 @@ import Testing
             #expect(seen["prompt"] as? String == "请您对我的服务进行评价", "\(seen)")
             #expect(seen["banner"] as? String == "暂停服务", "\(seen)")
             #expect(seen["reloads"] as? Int == 1, "server-sent events, not reloads: \(seen)")
+            // Pausing kept the session of the staff member who paused: nothing went unrated.
+            let records = try kiosk.records()
+            #expect(records.isEmpty, "\(records)")
         }
     }
 }

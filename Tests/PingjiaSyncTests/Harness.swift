@@ -30,10 +30,52 @@ func withTempDirectory<T>(_ body: (String) async throws -> T) async throws -> T 
     return try await body(dir)
 }
 
-/// The real hub (HTTP on a loopback port, SQLite file) that can be stopped and started again
-/// on the same database, as an operator restarting it would.
+/// The hub storage backends the hub tests run against: every such test takes a `Backend`
+/// argument and runs once for each, so both backends pass the same suite.
+enum Backend: String, Sendable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    /// Both, unless PINGJIA_TEST_POSTGRES=0 (`make test` then says loudly that PostgreSQL was skipped).
+    static let all: [Backend] = postgresSkipped ? [.sqlite] : [.sqlite, .postgres]
+    static var postgresSkipped: Bool { ProcessInfo.processInfo.environment["PINGJIA_TEST_POSTGRES"] == "0" }
+
+    var description: String { rawValue }
+
+    /// A new, empty database for one hub: a file in `directory`, or a schema of its own on the
+    /// test server, so tests running at once never share one.
+    func newDatabase(in directory: String) throws -> String {
+        switch self {
+        case .sqlite:
+            return directory + "/hub/hub.db"
+        case .postgres:
+            guard let server = ProcessInfo.processInfo.environment["PINGJIA_TEST_POSTGRES_URL"], !server.isEmpty else {
+                throw HarnessError("""
+                    the PostgreSQL leg needs a server: run the tests through scripts/with-postgres.sh (make test does), \
+                    or set PINGJIA_TEST_POSTGRES_URL=postgres://USER@HOST:PORT/DB; PINGJIA_TEST_POSTGRES=0 skips this leg
+                    """)
+            }
+            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+            return server + (server.contains("?") ? "&" : "?") + "schema=" + schema
+        }
+    }
+
+    func open(_ database: String) async throws -> any HubStorage {
+        switch self {
+        case .sqlite: try SQLiteHubStorage(path: database)
+        case .postgres: try await PostgresHubStorage(url: database, maxConnections: 8, logger: quietLogger)
+        }
+    }
+}
+
+/// The real hub (HTTP on a loopback port, SQLite file or PostgreSQL schema) that can be stopped
+/// and started again on the same database, as an operator restarting it would.
 final class HubHarness: @unchecked Sendable {
+    let backend: Backend
+    /// The SQLite file (for the backup test); with PostgreSQL, see `database`.
     let dbPath: String
+    private let directory: String
+    private var _database: String?
     let key = SigningKey()
     var now: @Sendable () -> Date = Date.init
     private(set) var storage: (any HubStorage)!
@@ -42,12 +84,24 @@ final class HubHarness: @unchecked Sendable {
     private var group: ServiceGroup?
     private var task: Task<Void, any Error>?
 
-    init(directory: String) { dbPath = directory + "/hub/hub.db" }
+    init(directory: String, backend: Backend = .sqlite) {
+        self.backend = backend
+        self.directory = directory
+        dbPath = directory + "/hub/hub.db"
+    }
+
+    /// Where the hub keeps its data, the same across restarts.
+    func database() throws -> String {
+        if let _database { return _database }
+        let database = try backend.newDatabase(in: directory)
+        _database = database
+        return database
+    }
 
     var url: String { "http://127.0.0.1:\(port)" }
 
     func start(settings configure: (inout HubSettings) -> Void = { _ in }) async throws {
-        storage = try SQLiteHubStorage(path: dbPath)
+        storage = try await backend.open(try database())
         hub = Hub(storage: storage, key: key, logger: quietLogger, now: now)
         var settings = HubSettings()
         settings.port = 0
@@ -201,8 +255,8 @@ func enrolledDevice(_ dir: String, with hub: HubHarness) async throws -> TestDev
 }
 
 /// The usual start of a sync test: a hub with default settings and one device enrolled with it.
-func startHubWithEnrolledDevice(_ dir: String) async throws -> (HubHarness, TestDevice) {
-    let hub = HubHarness(directory: dir)
+func startHubWithEnrolledDevice(_ dir: String, _ backend: Backend = .sqlite) async throws -> (HubHarness, TestDevice) {
+    let hub = HubHarness(directory: dir, backend: backend)
     try await hub.start()
     return (hub, try await enrolledDevice(dir, with: hub))
 }
@@ -219,15 +273,19 @@ func drain(_ pusher: Pusher, within limit: Duration = .seconds(120)) async -> Pu
 /// seq and hash, none missing and none twice, its stored chain verifies, and the device's
 /// receipts cover everything.
 func expectExactlyOnce(_ device: TestDevice, _ hub: HubHarness, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    try await expectExactlyOnce(device, hub.storage, sourceLocation: sourceLocation)
+}
+
+func expectExactlyOnce(_ device: TestDevice, _ storage: any HubStorage, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let ours = try device.chain()
-    let theirs = try await hub.storage.chain(deviceId: device.deviceId)
+    let theirs = try await storage.chain(deviceId: device.deviceId)
     #expect(ours.count == theirs.count, "device has \(ours.count) records, hub \(theirs.count)", sourceLocation: sourceLocation)
     // The first difference, rather than two arrays of thousands of hashes.
     let firstDifference = zip(ours, theirs).first { $0.seq != $1.seq || $0.hash != $1.hash }
     let difference = firstDifference.map { "device seq \($0.0.seq) \($0.0.hash.hex), hub seq \($0.1.seq) \($0.1.hash.hex)" }
     #expect(difference == nil, "first difference: \(difference ?? "")", sourceLocation: sourceLocation)
     #expect(Set(theirs.map(\.seq)).count == theirs.count, "a seq is stored twice", sourceLocation: sourceLocation)
-    #expect(try await hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: ours.count, lastSeq: UInt64(ours.count)),
+    #expect(try await storage.verifyChain(deviceId: device.deviceId) == .intact(count: ours.count, lastSeq: UInt64(ours.count)),
             sourceLocation: sourceLocation)
     let state = try device.store.syncState()
     #expect(state.ackedThroughSeq == state.lastSeq, "acknowledged through \(state.ackedThroughSeq) of \(state.lastSeq)",

@@ -19,11 +19,11 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test func enrollmentCodeIsSingleUseAndExpires() async throws {
+    @Test(arguments: Backend.all)
+    func enrollmentCodeIsSingleUseAndExpires(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
             let clock = Locked(Date())
-            let storage = try SQLiteHubStorage(path: dir + "/hub.db")
-            defer { storage.close() }
+            let storage = try await backend.open(try backend.newDatabase(in: dir))
             let hub = Hub(storage: storage, key: SigningKey(), logger: quietLogger, now: { clock.value })
             let key = SigningKey().publicKey.base64
             let first = try await hub.addDevice(hall: "大厅", name: "1号")
@@ -44,6 +44,31 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             await #expect(throws: HubError.alreadyEnrolled("pj-000000000001")) {
                 try await hub.enroll(EnrollRequest(code: third.code, deviceId: "pj-000000000001", publicKey: key))
             }
+            await storage.close()
+        }
+    }
+
+    /// Several instances starting at once on a new database: one applies the migrations, the
+    /// others wait on the advisory lock and find nothing left to do.
+    @Test(.enabled(if: !Backend.postgresSkipped, "PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg"))
+    func postgresMigrationsApplyOnceWhenInstancesStartTogether() async throws {
+        try await withTempDirectory { dir in
+            let database = try Backend.postgres.newDatabase(in: dir)
+            let storages = try await withThrowingTaskGroup(of: (any HubStorage).self) { group in
+                for _ in 0..<4 { group.addTask { try await Backend.postgres.open(database) } }
+                var opened: [any HubStorage] = []
+                for try await storage in group { opened.append(storage) }
+                return opened
+            }
+            #expect(storages.count == 4)
+            // All four see one schema: a device added through one is listed by the others.
+            _ = try await storages[0].addDevice(hall: "大厅", name: "1号", codeDigest: [1, 2, 3], expiresAt: Date(), now: Date())
+            for storage in storages { #expect(try await storage.devices().count == 1) }
+            for storage in storages { await storage.close() }
+            // Opening again changes nothing and still works.
+            let again = try await Backend.postgres.open(database)
+            #expect(try await again.devices().count == 1)
+            await again.close()
         }
     }
 
@@ -71,9 +96,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         try? JSONDecoder().decode(Problem.self, from: Data(response.body))
     }
 
-    @Test func malformedBodiesGetProblemDetailsNamingWhatAndWhere() async throws {
+    @Test(arguments: Backend.all)
+    func malformedBodiesGetProblemDetailsNamingWhatAndWhere(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             let path = "/v1/devices/\(device.deviceId)/batches"
 
@@ -137,9 +163,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test func receiptRecordsTheDeviceClockOffset() async throws {
+    @Test(arguments: Backend.all)
+    func receiptRecordsTheDeviceClockOffset(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             try device.rate(1)
             let key = try SigningKey.load(path: Enrollment.keyFile(device.location), create: false)
@@ -158,9 +185,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test func exportFeedNeedsTheTokenAndPagesByCursor() async throws {
+    @Test(arguments: Backend.all)
+    func exportFeedNeedsTheTokenAndPagesByCursor(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
+            let hub = HubHarness(directory: dir, backend: backend)
             let token = "export-token-0123456789"
             try await hub.start { $0.exportToken = token }
             let device = try await enrolledDevice(dir, with: hub)

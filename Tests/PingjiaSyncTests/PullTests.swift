@@ -44,9 +44,10 @@ import Testing
         }
     }
 
-    @Test func hubPullsEveryRecordExactlyOnceThroughFaults() async throws {
+    @Test(arguments: Backend.all)
+    func hubPullsEveryRecordExactlyOnceThroughFaults(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             try device.rate(180)
             let kiosk = KioskServer()

@@ -9,9 +9,10 @@ import Testing
 /// 未评价 records and reasons follow-ups travel from a real device store to a real hub over
 /// HTTP like ratings, are stored with their kind, and are exported apart from ratings.
 @Suite struct RecordKindSyncTests {
-    @Test func unratedAndReasonsRecordsSyncAndExportApartFromRatings() async throws {
+    @Test(arguments: Backend.all)
+    func unratedAndReasonsRecordsSyncAndExportApartFromRatings(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
+            let hub = HubHarness(directory: dir, backend: backend)
             let token = "export-token-0123456789"
             try await hub.start { $0.exportToken = token }
             let device = try await enrolledDevice(dir, with: hub)

@@ -11,8 +11,8 @@ import Testing
 /// HTTP to a real hub, and nothing already stored changes.
 @Suite struct TamperTests {
     /// A hub and an enrolled device that has delivered `delivered` ratings.
-    static func setUp(_ dir: String, delivered: Int) async throws -> (HubHarness, TestDevice) {
-        let (hub, device) = try await startHubWithEnrolledDevice(dir)
+    static func setUp(_ dir: String, delivered: Int, _ backend: Backend) async throws -> (HubHarness, TestDevice) {
+        let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
         try device.rate(delivered)
         #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
         return (hub, device)
@@ -32,9 +32,10 @@ import Testing
         try SigningKey.load(path: Enrollment.keyFile(device.location), create: false)
     }
 
-    @Test func forgedBatchSignedWithAnotherKeyIsRefusedAndTheDeviceDeadLetters() async throws {
+    @Test(arguments: Backend.all)
+    func forgedBatchSignedWithAnotherKeyIsRefusedAndTheDeviceDeadLetters(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 5)
+            let (hub, device) = try await Self.setUp(dir, delivered: 5, backend)
             defer { device.close() }
             try device.rate(3)
             let forged = Batch(records: try device.store.records(after: 5), deviceId: device.deviceId, sentAt: "t", key: SigningKey())
@@ -53,9 +54,10 @@ import Testing
         }
     }
 
-    @Test func replayedOldBatchChangesNothing() async throws {
+    @Test(arguments: Backend.all)
+    func replayedOldBatchChangesNothing(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 10)
+            let (hub, device) = try await Self.setUp(dir, delivered: 10, backend)
             defer { device.close() }
             let old = Batch(records: try device.store.records(after: 0, limit: 10), deviceId: device.deviceId,
                             sentAt: "2026-11-24T10:00:00.000+08:00", key: try Self.deviceKey(device))
@@ -77,9 +79,10 @@ import Testing
         }
     }
 
-    @Test func idempotencyKeyReusedForOtherRecordsIsRefused() async throws {
+    @Test(arguments: Backend.all)
+    func idempotencyKeyReusedForOtherRecordsIsRefused(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 4)
+            let (hub, device) = try await Self.setUp(dir, delivered: 4, backend)
             defer { device.close() }
             let key = try Self.deviceKey(device)
             let first = Batch(records: try device.store.records(after: 0, limit: 4), deviceId: device.deviceId, sentAt: "t", key: key)
@@ -93,9 +96,10 @@ import Testing
         }
     }
 
-    @Test func recordAlteredAfterSigningIsRefusedAndAlarmed() async throws {
+    @Test(arguments: Backend.all)
+    func recordAlteredAfterSigningIsRefusedAndAlarmed(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 3)
+            let (hub, device) = try await Self.setUp(dir, delivered: 3, backend)
             defer { device.close() }
             try device.rate(4)
             var batch = Batch(records: try device.store.records(after: 3), deviceId: device.deviceId, sentAt: "t",
@@ -115,9 +119,10 @@ import Testing
         }
     }
 
-    @Test func recordDeletedFromTheDeviceStoreStopsSyncAtTheHole() async throws {
+    @Test(arguments: Backend.all)
+    func recordDeletedFromTheDeviceStoreStopsSyncAtTheHole(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 3)
+            let (hub, device) = try await Self.setUp(dir, delivered: 3, backend)
             defer { device.close() }
             try device.rate(6)
             // Someone with the SQLite file removes seq 6, bypassing the store's guard.
@@ -135,9 +140,10 @@ import Testing
         }
     }
 
-    @Test func rolledBackDeviceDatabaseThatRatesAgainIsRefusedAsAConflict() async throws {
+    @Test(arguments: Backend.all)
+    func rolledBackDeviceDatabaseThatRatesAgainIsRefusedAsAConflict(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 0)
+            let (hub, device) = try await Self.setUp(dir, delivered: 0, backend)
             try device.rate(20)
             // A backup of the kiosk at seq 20, before the hub saw anything past seq 0.
             let backup = dir + "/kiosk-backup.db"
@@ -167,9 +173,10 @@ import Testing
         }
     }
 
-    @Test func rolledBackDeviceDatabaseBehindTheHubDeadLetters() async throws {
+    @Test(arguments: Backend.all)
+    func rolledBackDeviceDatabaseBehindTheHubDeadLetters(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 0)
+            let (hub, device) = try await Self.setUp(dir, delivered: 0, backend)
             try device.rate(10)
             device.close()
             let backup = dir + "/kiosk-backup.db"
@@ -192,9 +199,10 @@ import Testing
         }
     }
 
-    @Test func revokedDeviceGets403AndDeadLetters() async throws {
+    @Test(arguments: Backend.all)
+    func revokedDeviceGets403AndDeadLetters(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 5)
+            let (hub, device) = try await Self.setUp(dir, delivered: 5, backend)
             defer { device.close() }
             _ = try await hub.storage.revoke(deviceId: device.deviceId, now: Date())
             try device.rate(2)
@@ -224,9 +232,10 @@ import Testing
 }
 
 @Suite struct RetentionTests {
-    @Test func onlyAcknowledgedOldRecordsArePrunedAndTheChainStillVerifiesAndSyncs() async throws {
+    @Test(arguments: Backend.all)
+    func onlyAcknowledgedOldRecordsArePrunedAndTheChainStillVerifiesAndSyncs(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             try device.rate(10)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)

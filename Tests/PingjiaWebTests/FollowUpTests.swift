@@ -91,6 +91,8 @@ import Testing
             #expect(unknownReason == (422, "body.reasons"))
             let twice = try await reasons(bad, #"{"reasons":["slow","slow"]}"#)
             #expect(twice == (422, "body.reasons"))
+            let empty = try await reasons(bad, #"{"reasons":[],"comment":"  "}"#)
+            #expect(empty == (422, "body"), "an empty follow-up would use up the rating's one")
             let accepted = try await reasons(bad)
             #expect(accepted.0 == 201)
             let again = try await reasons(bad)
