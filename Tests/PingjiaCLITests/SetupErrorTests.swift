@@ -53,3 +53,57 @@ import Testing
         }
     }
 }
+
+/// A loopback HTTP server that answers every request with one fixed response: a "hub" whose
+/// clock is years off, which a real hub cannot be made to be.
+final class FixedResponseServer: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+    private let thread: Thread
+
+    init(response: String) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 && listen(listener, 8) == 0
+            }
+        }
+        guard ok else { throw SupportError("cannot listen on loopback: \(String(cString: strerror(errno)))") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let bytes = Array(response.utf8)
+        thread = Thread {
+            while true {
+                let client = accept(listener, nil, nil)
+                if client < 0 { return }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                _ = recv(client, &buffer, buffer.count, 0)
+                _ = send(client, bytes, bytes.count, Int32(MSG_NOSIGNAL))
+                close(client)
+            }
+        }
+        thread.start()
+    }
+
+    func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+}
+
+extension SetupErrorTests {
+    @Test func aClockFarFromTheHubsIsOneLineAndLeavesNothing() throws {
+        try withTempDir { dir in
+            let server = try FixedResponseServer(response: "HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            defer { server.stop() }
+            let state = dir.appendingPathComponent("state")
+            let result = try setup(["--hub", "http://127.0.0.1:\(server.port)", "--code", "AAAA-BBBB"],
+                                   roster: repoRoot.appendingPathComponent("demo/roster.csv").path, state: state)
+            expectOneLineAndNothingLeft(result, "s off the hub's: set it (timedatectl set-ntp true", state: state)
+        }
+    }
+}
