@@ -131,4 +131,18 @@ import Testing
         try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: path)
         #expect(throws: Never.self) { try SigningKey.load(path: path, create: false) }
     }
+
+    /// FuzzBatch's seeds must be batches the hub accepts (signed with the fuzzer's key), or the
+    /// fuzzer starts from nothing but refusals.
+    @Test func theFuzzSeedsAreValidBatches() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/corpus/batch")
+        let key = try SigningKey(rawRepresentation: Data(repeating: 7, count: 32))
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }
+        #expect(names.count >= 3)
+        for name in names {
+            let batch = try JSONDecoder().decode(Batch.self, from: Data(contentsOf: directory.appendingPathComponent(name)))
+            #expect(try batch.verify(with: key.publicKey).get().count == batch.records.count, "\(name)")
+        }
+    }
 }
