@@ -5,7 +5,7 @@
 #   make release   optimised build (.build/release)
 #   make run       deps + build, then a demo hall in ./.pingjia (two windows, roster with photos), pingjiad in the foreground
 #   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
-#   make test      deps + the whole test suite
+#   make test      deps + the whole test suite (with the torture campaigns short) + 10 s of each fuzz target
 #   make torture   the crash and fault campaigns in full: 100 kill -9, disk full, 50 power-cut copies
 #   make bench     benchmarks against C baselines -> Benchmarks/results/<UTC time>.md (release build, long)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
@@ -81,9 +81,13 @@ run-hub: build
 	@echo "Stop the hub with Ctrl-C."; echo
 	@exec $(BIN)/pingjia-hub serve --db "$(HUB_DIR)/hub.db"
 
+# The suite, then every fuzz target briefly (FUZZ_TEST_SECONDS each; the sanitizer build in
+# .build-fuzz is what costs time the first time, see Tests/Fuzz/README.md).
+FUZZ_TEST_SECONDS ?= 10
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_TEST_SECONDS) || exit 1; done
 
 # `make test` runs the same campaigns in a short form (5 kills, 4 copies).
 TORTURE_KILLS  ?= 100
