@@ -36,6 +36,8 @@ let package = Package(
         // /metrics: the kiosk counts through swift-metrics, exported in Prometheus text format.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The hub's PostgreSQL backend (several hub instances on one database).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // System libraries, found through pkg-config; `make deps` installs the -dev packages.
@@ -108,6 +110,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -169,9 +172,11 @@ let package = Package(
         // The torture campaigns (TortureTests) also run a real `pingjia-hub`.
         .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad", "pingjia-hub"]),
         .testTarget(name: "PingjiaSyncProtocolTests", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"]),
-        // Real HTTP over loopback, real SQLite on both sides, and a fault-injecting proxy between.
+        // Real HTTP over loopback, real SQLite on both sides (the hub on PostgreSQL too), and a
+        // fault-injecting proxy between.
+        // The two-instance test runs the built `pingjia-hub` twice on one PostgreSQL.
         .testTarget(name: "PingjiaSyncTests", dependencies: [
-            "PingjiaSync", "PingjiaSyncProtocol", "PingjiaHub", "PingjiaStore", "PingjiaCore", "PingjiaConfig",
+            "pingjia-hub", "PingjiaSync", "PingjiaSyncProtocol", "PingjiaHub", "PingjiaStore", "PingjiaCore", "PingjiaConfig",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -58,7 +58,8 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
     public var description: String { hex }
 }
 
-/// The byte encoding of a rating record that its hash covers (format `PJR1`, docs/record-format.md).
+/// The byte encoding of a record that its hash covers (docs/record-format.md): `PJR1` for a
+/// rating, `PJR2` (the same fields, then `kind` and `refersTo`) for every other kind.
 ///
 /// It must never change for a given version tag: the hub and any provincial platform recompute
 /// it to check the chain, possibly in another language, years after the record was made. Hence
@@ -66,9 +67,13 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
 /// platform-dependent text formatting.
 public enum CanonicalEncoding {
     public static let magic: [UInt8] = Array("PJR1".utf8)
+    public static let magicV2: [UInt8] = Array("PJR2".utf8)
 
+    /// Ratings keep their `PJR1` bytes exactly, so every hash already in a chain, on a hub or at a
+    /// provincial platform still verifies; only the new kinds need the longer layout.
     public static func encode(seq: UInt64, deviceId: String, rating: NewRating, prevHash: ChainHash) -> [UInt8] {
-        var out = magic
+        let v1 = rating.kind == .rating && rating.refersTo == nil
+        var out = v1 ? magic : magicV2
         out.reserveCapacity(256)
         append(seq, to: &out)
         append(rating.id.uuidString.lowercased(), to: &out)
@@ -80,13 +85,17 @@ public enum CanonicalEncoding {
         append(rating.channel.rawValue, to: &out)
         append(rating.scale, to: &out)
         out.append(UInt8(truncatingIfNeeded: rating.level))
-        out.append(UInt8(truncatingIfNeeded: rating.code.rawValue))
+        out.append(UInt8(truncatingIfNeeded: rating.code?.rawValue ?? 0))
         appendList(rating.reasons, to: &out)
         appendOptional(rating.comment, to: &out)
         append(rating.ratedAt, to: &out)
         append(rating.monotonicNs, to: &out)
         // Sorted by UTF-8 bytes as the format says, not by String `<` (Unicode-aware ordering).
         appendList(rating.flags.map(\.rawValue).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }, to: &out)
+        if !v1 {
+            append(rating.kind.rawValue, to: &out)
+            appendOptional(rating.refersTo.map { $0.uuidString.lowercased() }, to: &out)
+        }
         out.append(contentsOf: prevHash.bytes)
         return out
     }

@@ -24,28 +24,47 @@ public struct RatingFlag: RawRepresentable, Sendable, Hashable, Codable, Compara
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
-/// A rating as captured, before the outbox gives it a place in the device's chain.
+/// What a record in a device's chain says. Only `rating` enters satisfaction statistics.
+public enum RecordKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A level given by a citizen (the only kind before `PJR2`).
+    case rating
+    /// 未评价: an armed session that timed out with no rating; counted for the unrated rate.
+    case unrated
+    /// Reasons and comment given after a bad rating, linked to it by `refersTo`.
+    case reasons
+}
+
+/// A record as captured, before the outbox gives it a place in the device's chain. Most are
+/// ratings; `kind` says when it is a 未评价 event or a follow-up with reasons instead.
 public struct NewRating: Sendable, Hashable {
     public var id: UUID
+    public var kind: RecordKind
+    /// The id of the rating a `reasons` record completes; nil for every other kind.
+    public var refersTo: UUID?
     public var staffId: String?
     public var windowId: String?
     public var matterCode: String?
     public var caseNo: String?
     public var channel: RatingChannel
     public var scale: String
+    /// The level pressed; 0 for an `unrated` record (nothing was pressed).
     public var level: Int
-    public var code: SatisfactionCode
+    /// Nil only for an `unrated` record.
+    public var code: SatisfactionCode?
     public var reasons: [String]
     public var comment: String?
     public var ratedAt: String
     public var monotonicNs: UInt64
     public var flags: Set<RatingFlag>
 
-    public init(id: UUID = UUID(), staffId: String?, windowId: String?, matterCode: String? = nil,
+    public init(id: UUID = UUID(), kind: RecordKind = .rating, refersTo: UUID? = nil,
+                staffId: String?, windowId: String?, matterCode: String? = nil,
                 caseNo: String? = nil, channel: RatingChannel, scale: String, level: Int,
-                code: SatisfactionCode, reasons: [String] = [], comment: String? = nil,
+                code: SatisfactionCode?, reasons: [String] = [], comment: String? = nil,
                 ratedAt: String, monotonicNs: UInt64, flags: Set<RatingFlag> = []) {
         self.id = id
+        self.kind = kind
+        self.refersTo = refersTo
         self.staffId = staffId
         self.windowId = windowId
         self.matterCode = matterCode
@@ -77,6 +96,29 @@ public struct NewRating: Sendable, Hashable {
                   reasons: reasons, comment: comment, ratedAt: time.wallClock, monotonicNs: time.monotonicNs,
                   flags: flags)
     }
+}
+
+extension NewRating {
+    /// 未评价: the session at `windowId` timed out with no press. No level, no code.
+    public static func unrated(staffId: String?, windowId: String?, matterCode: String? = nil, caseNo: String? = nil,
+                               channel: RatingChannel, scale: String, at time: DeviceTime, id: UUID = UUID()) -> NewRating {
+        NewRating(id: id, kind: .unrated, staffId: staffId, windowId: windowId, matterCode: matterCode, caseNo: caseNo,
+                  channel: channel, scale: scale, level: 0, code: nil, ratedAt: time.wallClock,
+                  monotonicNs: time.monotonicNs)
+    }
+
+    /// The follow-up of the bad `rating`: its reasons and comment, with the rating's who, where,
+    /// scale and level so the record reads on its own, linked by `refersTo`.
+    public static func reasons(for rating: NewRating, reasons: [String], comment: String?, channel: RatingChannel,
+                               at time: DeviceTime, id: UUID = UUID()) -> NewRating {
+        NewRating(id: id, kind: .reasons, refersTo: rating.id, staffId: rating.staffId, windowId: rating.windowId,
+                  matterCode: rating.matterCode, caseNo: rating.caseNo, channel: channel, scale: rating.scale,
+                  level: rating.level, code: rating.code, reasons: reasons, comment: comment,
+                  ratedAt: time.wallClock, monotonicNs: time.monotonicNs)
+    }
+
+    /// Counts in satisfaction statistics: a rating with no flag (test, repeat, unarmed, burst, paused).
+    public var countsInStatistics: Bool { kind == .rating && flags.isEmpty }
 }
 
 /// A committed rating: immutable, with its place in the device's hash chain.
@@ -126,6 +168,27 @@ public enum RatingError: Error, Sendable, Equatable, CustomStringConvertible {
             "reason '\(reason)' is not offered by scale '\(scale)': use one of \(known.joined(separator: ", "))"
         case let .invalidField(field, reason):
             "\(field): \(reason)"
+        }
+    }
+}
+
+/// Why reasons cannot follow a rating. Each maps to one HTTP status in the local API.
+public enum FollowUpRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No record with that id in this device's outbox.
+    case unknownRating(String)
+    /// The id names a record that is not a bad rating (a good one, or a 未评价 / reasons record).
+    case notABadRating(String)
+    /// The rating already has its follow-up (one per rating).
+    case alreadyGiven(String, seq: UInt64)
+    /// The follow-up window after the rating has passed.
+    case tooLate(String, windowSeconds: Int)
+
+    public var description: String {
+        switch self {
+        case .unknownRating(let id): "no rating \(id) on this device"
+        case .notABadRating(let id): "record \(id) is not a bad rating (不满意 or worse): reasons follow bad ratings only"
+        case let .alreadyGiven(id, seq): "rating \(id) already has its reasons (record seq \(seq))"
+        case let .tooLate(id, window): "rating \(id) was given more than \(window) s ago: reasons are taken within \(window) s"
         }
     }
 }

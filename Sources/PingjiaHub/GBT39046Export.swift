@@ -49,15 +49,23 @@ public enum GBT39046 {
         "slow": "办理速度慢", "obstruct": "故意刁难", "bribe": "吃拿卡要", "attitude": "服务态度差", "other": "其他",
     ]
 
-    /// Maps one record, or says which field cannot be mapped.
+    /// Maps one record, or says which field cannot be mapped. A rating maps to the standard's
+    /// evaluation items; a 未评价 record to the same items without 满意度 (it counts toward the
+    /// unrated rate, never toward satisfaction); a reasons record to 评价编号 = the id of the
+    /// rating it completes, with 差评原因 and 评价内容, so the platform attaches them to it.
     public static func map(_ record: RatingRecord, receivedAt: String) -> Result<[String: String], MappingError> {
         let rating = record.rating
+        switch rating.kind {
+        case .rating: break
+        case .unrated: return mapUnrated(record, receivedAt: receivedAt)
+        case .reasons: return mapReasons(record, receivedAt: receivedAt)
+        }
         guard let channel = channelCodes[rating.channel] else { return .failure(.init(field: "评价渠道", value: rating.channel.rawValue)) }
         guard let code = satisfactionCodes[rating.scale]?[rating.level] else {
             return .failure(.init(field: "满意度代码", value: "scale \(rating.scale) level \(rating.level)"))
         }
-        guard code == String(rating.code.rawValue) else {
-            return .failure(.init(field: "满意度代码", value: "scale \(rating.scale) level \(rating.level) is \(code), record says \(rating.code.rawValue)"))
+        guard let stored = rating.code, code == String(stored.rawValue) else {
+            return .failure(.init(field: "满意度代码", value: "scale \(rating.scale) level \(rating.level) is \(code), record says \(rating.code?.rawValue ?? 0)"))
         }
         guard let ratedAt = compactTime(rating.ratedAt) else { return .failure(.init(field: "评价时间", value: rating.ratedAt)) }
         var out: [String: String] = [
@@ -76,6 +84,35 @@ public enum GBT39046 {
         out["窗口编号"] = rating.windowId
         out["评价内容"] = rating.comment
         if !rating.reasons.isEmpty { out["差评原因"] = rating.reasons.map { reasonLabels[$0] ?? $0 }.joined(separator: ";") }
+        if let received = WireTimeCompact.received(receivedAt) { out["接收时间"] = received }
+        return .success(out)
+    }
+
+    static func mapUnrated(_ record: RatingRecord, receivedAt: String) -> Result<[String: String], MappingError> {
+        let rating = record.rating
+        guard let channel = channelCodes[rating.channel] else { return .failure(.init(field: "评价渠道", value: rating.channel.rawValue)) }
+        guard let time = compactTime(rating.ratedAt) else { return .failure(.init(field: "评价时间", value: rating.ratedAt)) }
+        var out: [String: String] = [
+            "评价编号": rating.id.uuidString.lowercased(), "设备编号": record.deviceId, "评价序号": String(record.seq),
+            "评价渠道": channel, "评价时间": time, "记录哈希": record.hash.hex,
+        ]
+        out["办件编号"] = rating.caseNo
+        out["事项编码"] = rating.matterCode
+        out["工作人员工号"] = rating.staffId
+        out["窗口编号"] = rating.windowId
+        if let received = WireTimeCompact.received(receivedAt) { out["接收时间"] = received }
+        return .success(out)
+    }
+
+    static func mapReasons(_ record: RatingRecord, receivedAt: String) -> Result<[String: String], MappingError> {
+        let rating = record.rating
+        guard let target = rating.refersTo else { return .failure(.init(field: "评价编号", value: "a reasons record without refersTo")) }
+        var out: [String: String] = [
+            "评价编号": target.uuidString.lowercased(), "设备编号": record.deviceId, "评价序号": String(record.seq),
+            "记录哈希": record.hash.hex,
+        ]
+        if !rating.reasons.isEmpty { out["差评原因"] = rating.reasons.map { reasonLabels[$0] ?? $0 }.joined(separator: ";") }
+        out["评价内容"] = rating.comment
         if let received = WireTimeCompact.received(receivedAt) { out["接收时间"] = received }
         return .success(out)
     }
@@ -115,6 +152,9 @@ enum WireTimeCompact {
 struct ExportPage: Encodable {
     struct Item: Encodable {
         let cursor: Int64
+        /// `rating`, `unrated` (未评价, count apart from satisfaction) or `reasons` (a follow-up
+        /// whose 评价编号 is the rating it completes).
+        let kind: String
         let fields: [String: String]?
         let error: String?
     }
@@ -124,8 +164,10 @@ struct ExportPage: Encodable {
     init(records: [ExportedRecord]) {
         items = records.map { exported in
             switch GBT39046.map(exported.record, receivedAt: exported.receivedAt) {
-            case .success(let fields): Item(cursor: exported.cursor, fields: fields, error: nil)
-            case .failure(let error): Item(cursor: exported.cursor, fields: nil, error: "\(error.field): cannot map \(error.value)")
+            case .success(let fields): Item(cursor: exported.cursor, kind: exported.record.rating.kind.rawValue, fields: fields, error: nil)
+            case .failure(let error):
+                Item(cursor: exported.cursor, kind: exported.record.rating.kind.rawValue, fields: nil,
+                     error: "\(error.field): cannot map \(error.value)")
             }
         }
         nextCursor = records.last?.cursor

@@ -23,15 +23,15 @@ public final class Hub: Sendable {
     // MARK: Enrollment
 
     /// Registers a device slot and returns its one-time enrollment code (shown once, stored hashed).
-    public func addDevice(hall: String, name: String, validFor: TimeInterval = 24 * 3600) throws(HubError) -> (slot: Int, code: String, expiresAt: Date) {
+    public func addDevice(hall: String, name: String, validFor: TimeInterval = 24 * 3600) async throws(HubError) -> (slot: Int, code: String, expiresAt: Date) {
         guard !hall.isEmpty, !name.isEmpty else { throw .invalid("--hall and --name must not be empty") }
         let code = EnrollmentCode.make()
         let expires = now().addingTimeInterval(validFor)
-        let slot = try storage.addDevice(hall: hall, name: name, codeDigest: EnrollmentCode.digest(code), expiresAt: expires, now: now())
+        let slot = try await storage.addDevice(hall: hall, name: name, codeDigest: EnrollmentCode.digest(code), expiresAt: expires, now: now())
         return (slot, code, expires)
     }
 
-    public func enroll(_ request: EnrollRequest) throws(HubError) -> EnrollResponse {
+    public func enroll(_ request: EnrollRequest) async throws(HubError) -> EnrollResponse {
         guard Identifier.isValidID(request.deviceId) else {
             throw .invalid("deviceId '\(request.deviceId)' must be \(Identifier.idRule)")
         }
@@ -39,7 +39,7 @@ public final class Hub: Sendable {
             throw .invalid("publicKey must be the base64 of a 32-byte Ed25519 public key")
         }
         guard let normalized = EnrollmentCode.normalize(request.code) else { throw .badCode }
-        let entry = try storage.enroll(codeDigest: EnrollmentCode.digest(normalized), deviceId: request.deviceId,
+        let entry = try await storage.enroll(codeDigest: EnrollmentCode.digest(normalized), deviceId: request.deviceId,
                                        publicKey: request.publicKey, now: now())
         logger.notice("device enrolled", metadata: ["device": "\(request.deviceId)", "hall": "\(entry.hall)", "name": "\(entry.name)"])
         return EnrollResponse(deviceId: request.deviceId, hall: entry.hall, name: entry.name, hubPublicKey: key.publicKey.base64)
@@ -48,8 +48,8 @@ public final class Hub: Sendable {
     // MARK: Ingest
 
     /// Verifies and stores one batch. Returns the receipt, or a `Problem` saying what to do.
-    public func ingest(deviceId: String, idempotencyKey: String?, body: [UInt8]) -> Result<Receipt, Problem> {
-        guard let device: DeviceEntry = (try? storage.device(id: deviceId)) ?? nil, let keyText = device.publicKey,
+    public func ingest(deviceId: String, idempotencyKey: String?, body: [UInt8]) async -> Result<Receipt, Problem> {
+        guard let device: DeviceEntry = (try? await storage.device(id: deviceId)) ?? nil, let keyText = device.publicKey,
               let deviceKey = PublicKey(base64: keyText) else {
             return .failure(Problem(type: Problem.Kind.unknownDevice, title: "Unknown device", status: 404,
                                     detail: "no enrolled device '\(deviceId)' on this hub: enroll it with `pingjia enroll`"))
@@ -87,7 +87,7 @@ public final class Hub: Sendable {
             // Correctly signed yet internally broken: the device's own store is damaged or was
             // tampered with after signing. Worth an alarm, not only a refusal.
             if case let .chainBroken(seq, _) = problem {
-                try? storage.raiseAlarm(deviceId: deviceId, kind: "chain-broken", seq: seq, detail: problem.description, at: now())
+                try? await storage.raiseAlarm(deviceId: deviceId, kind: "chain-broken", seq: seq, detail: problem.description, at: now())
             }
             logger.error("ALARM: batch refused, broken chain", metadata: ["device": "\(deviceId)", "problem": "\(problem)"])
             return .failure(Problem(type: Problem.Kind.chainBroken, title: "Broken chain", status: 422, detail: problem.description))
@@ -101,7 +101,7 @@ public final class Hub: Sendable {
         let outcome: IngestOutcome
         do {
             let key = self.key
-            outcome = try storage.ingest(verified) { seq, head, at in
+            outcome = try await storage.ingest(verified) { seq, head, at in
                 Receipt(deviceId: deviceId, throughSeq: seq, headHash: head, receivedAt: at, key: key)
             }
         } catch {

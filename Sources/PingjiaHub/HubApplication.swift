@@ -51,7 +51,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                                    detail: "the body is not an enrollment request: \(Hub.describe(error))"))
         }
         do {
-            return json(200, try hub.enroll(enroll))
+            return json(200, try await hub.enroll(enroll))
         } catch let error as HubError {
             switch error {
             case .badCode:
@@ -77,7 +77,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
         do { body = try await request.collectBody(upTo: maxBody) } catch { return tooLarge(maxBody) }
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
         let bytes = Array(buffer: body)
-        let result = await Task.detached { hub.ingest(deviceId: deviceId, idempotencyKey: key, body: bytes) }.value
+        let result = await hub.ingest(deviceId: deviceId, idempotencyKey: key, body: bytes)
         switch result {
         case .success(let receipt): return json(200, receipt)
         case .failure(let failure): return problem(failure)
@@ -93,7 +93,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                                    detail: "after must be a cursor (integer ≥ 0) and limit 1-5000"))
         }
         do {
-            let records = try hub.storage.exportRecords(after: after, limit: limit)
+            let records = try await hub.storage.exportRecords(after: after, limit: limit)
             return json(200, ExportPage(records: records))
         } catch {
             return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
@@ -110,7 +110,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                                    detail: "the body must be {\"throughCursor\": N}"))
         }
         do {
-            try hub.storage.acknowledgeExport(consumer: "export", through: ack.throughCursor)
+            try await hub.storage.acknowledgeExport(consumer: "export", through: ack.throughCursor)
             return json(200, ack)
         } catch {
             if case .invalid(let reason)? = error as? HubError {

@@ -4,31 +4,34 @@ import PingjiaSyncProtocol
 
 /// Where the hub keeps devices, records, batches and alarms. SQLite (`SQLiteHubStorage`) is the
 /// embedded default; a PostgreSQL backend implements the same protocol. Each method is one
-/// transaction; `ingest` in particular judges and stores a whole batch atomically.
+/// transaction; `ingest` in particular judges and stores a whole batch atomically. Async, as a
+/// network database needs; SQLite's calls run to completion on the calling thread.
 public protocol HubStorage: Sendable {
     /// Registers a device slot awaiting enrollment with the hash of its one-time code.
-    func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) throws(HubError) -> Int
+    func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) async throws(HubError) -> Int
     /// Consumes a one-time code: binds `deviceId` and its public key to the slot.
-    func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) throws(HubError) -> DeviceEntry
-    func revoke(deviceId: String, now: Date) throws(HubError) -> DeviceEntry
+    func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) async throws(HubError) -> DeviceEntry
+    func revoke(deviceId: String, now: Date) async throws(HubError) -> DeviceEntry
     /// Puts a device in pull mode (the hub fetches from `url`), or back to push with nil.
-    func setPullURL(deviceId: String, url: String?) throws(HubError)
-    func devices() throws(HubError) -> [DeviceEntry]
-    func device(id: String) throws(HubError) -> DeviceEntry?
+    func setPullURL(deviceId: String, url: String?) async throws(HubError)
+    func devices() async throws(HubError) -> [DeviceEntry]
+    func device(id: String) async throws(HubError) -> DeviceEntry?
     /// Judges a batch whose signature and inner chain are already verified against what the hub
     /// holds, and stores what is new, in one transaction. `sign` makes the receipt inside it.
-    func ingest(_ batch: VerifiedBatch, sign: (UInt64, ChainHash, String) -> Receipt) throws(HubError) -> IngestOutcome
+    func ingest(_ batch: VerifiedBatch, sign: @Sendable (UInt64, ChainHash, String) -> Receipt) async throws(HubError) -> IngestOutcome
     /// Every stored (seq, hash) of a device, in seq order.
-    func chain(deviceId: String) throws(HubError) -> [(seq: UInt64, hash: ChainHash)]
+    func chain(deviceId: String) async throws(HubError) -> [(seq: UInt64, hash: ChainHash)]
     /// Recomputes every stored record's hash and the links between them.
-    func verifyChain(deviceId: String) throws(HubError) -> ChainVerification
-    func alarms() throws(HubError) -> [Alarm]
+    func verifyChain(deviceId: String) async throws(HubError) -> ChainVerification
+    func alarms() async throws(HubError) -> [Alarm]
     /// Records an alarm found outside `ingest` (a correctly signed batch whose own chain is broken).
-    func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) throws(HubError)
+    func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) async throws(HubError)
     /// Export feed: records after `cursor`, in the order they were received.
-    func exportRecords(after cursor: Int64, limit: Int) throws(HubError) -> [ExportedRecord]
-    func exportCursor(consumer: String) throws(HubError) -> Int64
-    func acknowledgeExport(consumer: String, through cursor: Int64) throws(HubError)
+    func exportRecords(after cursor: Int64, limit: Int) async throws(HubError) -> [ExportedRecord]
+    func exportCursor(consumer: String) async throws(HubError) -> Int64
+    func acknowledgeExport(consumer: String, through cursor: Int64) async throws(HubError)
+    /// Releases the connections; the storage is not used afterwards.
+    func close() async
 }
 
 public struct DeviceEntry: Sendable, Equatable, Codable {

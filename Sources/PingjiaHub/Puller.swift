@@ -41,7 +41,7 @@ public final class Puller: Service, Sendable {
     /// One round over every pull device; returns how many records were stored.
     @discardableResult
     public func pullAll() async -> Int {
-        let devices = (try? hub.storage.devices()) ?? []
+        let devices = (try? await hub.storage.devices()) ?? []
         var stored = 0
         for device in devices where device.status == .active {
             guard let url = device.pullURL, let id = device.deviceId else { continue }
@@ -58,7 +58,7 @@ public final class Puller: Service, Sendable {
     public func pull(deviceId: String, baseURL: String, maxBatches: Int = 1000) async throws -> Int {
         var stored = 0
         for _ in 0..<maxBatches {
-            guard let head = try hub.storage.device(id: deviceId)?.lastSeq else { return stored }
+            guard let head = try await hub.storage.device(id: deviceId)?.lastSeq else { return stored }
             let target = "/v1/outbox?after=\(head)&limit=500"
             let response = try await send("GET", baseURL: baseURL, target: target, body: nil)
             if response.status == 204 {
@@ -72,7 +72,7 @@ public final class Puller: Service, Sendable {
             guard let batch = try? JSONDecoder().decode(Batch.self, from: Data(response.body)) else {
                 throw PullError("GET \(target): the answer is not a batch (\(response.body.count) bytes)")
             }
-            switch hub.ingest(deviceId: deviceId, idempotencyKey: batch.idempotencyKey, body: response.body) {
+            switch await hub.ingest(deviceId: deviceId, idempotencyKey: batch.idempotencyKey, body: response.body) {
             case .success(let receipt):
                 stored += Int(receipt.throughSeq - min(receipt.throughSeq, head))
                 try await post(receipt, baseURL: baseURL)
@@ -84,7 +84,7 @@ public final class Puller: Service, Sendable {
     }
 
     private func acknowledge(deviceId: String, baseURL: String) async throws {
-        guard let device = try hub.storage.device(id: deviceId), device.lastSeq > 0, let head = ChainHash(hex: device.headHash) else { return }
+        guard let device = try await hub.storage.device(id: deviceId), device.lastSeq > 0, let head = ChainHash(hex: device.headHash) else { return }
         let receipt = Receipt(deviceId: deviceId, throughSeq: device.lastSeq, headHash: head,
                               receivedAt: device.lastBatchAt ?? WireTime.format(Date()), key: hub.key)
         try await post(receipt, baseURL: baseURL)

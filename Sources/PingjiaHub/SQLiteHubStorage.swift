@@ -133,6 +133,16 @@ public final class SQLiteHubStorage: HubStorage {
             // Devices in pull mode: the hub fetches from this URL (the kiosk's sync endpoints).
             try db.execute(sql: "ALTER TABLE device ADD COLUMN pull_url TEXT")
         }
+        migrator.registerMigration("v3: record kinds") { db in
+            // 未评价 events and reasons follow-ups (PJR2) beside ratings; existing rows are ratings.
+            // No unique index on refers_to here: the device enforces one follow-up per rating,
+            // and the hub must store what a verified chain holds rather than refuse it.
+            try db.execute(sql: """
+                ALTER TABLE record ADD COLUMN kind TEXT NOT NULL DEFAULT 'rating';
+                ALTER TABLE record ADD COLUMN refers_to TEXT;
+                CREATE INDEX record_refers_to ON record (device_id, refers_to) WHERE refers_to IS NOT NULL;
+                """)
+        }
         return migrator
     }
 
@@ -177,7 +187,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     // MARK: - Devices
 
-    public func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) throws(HubError) -> Int {
+    public func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) async throws(HubError) -> Int {
         try write("adding a device") { db in
             try db.execute(sql: """
                 INSERT INTO device (hall, name, code_digest, code_expires_at, status, created_at)
@@ -187,7 +197,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) throws(HubError) -> DeviceEntry {
+    public func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) async throws(HubError) -> DeviceEntry {
         try write("enrolling a device") { db in
             guard let slot = try Row.fetchOne(db, sql: "SELECT slot, code_expires_at FROM device WHERE code_digest = ? AND status = 'pending'",
                                               arguments: [Data(codeDigest)]),
@@ -206,7 +216,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func revoke(deviceId: String, now: Date) throws(HubError) -> DeviceEntry {
+    public func revoke(deviceId: String, now: Date) async throws(HubError) -> DeviceEntry {
         try write("revoking a device") { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [deviceId]) != nil else {
                 throw HubError.unknownDevice(deviceId)
@@ -217,7 +227,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func setPullURL(deviceId: String, url: String?) throws(HubError) {
+    public func setPullURL(deviceId: String, url: String?) async throws(HubError) {
         try write("setting a pull URL") { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [deviceId]) != nil else {
                 throw HubError.unknownDevice(deviceId)
@@ -226,11 +236,11 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func devices() throws(HubError) -> [DeviceEntry] {
+    public func devices() async throws(HubError) -> [DeviceEntry] {
         try read("listing devices") { db in try Row.fetchAll(db, sql: "SELECT * FROM device ORDER BY slot").map(Self.entry) }
     }
 
-    public func device(id: String) throws(HubError) -> DeviceEntry? {
+    public func device(id: String) async throws(HubError) -> DeviceEntry? {
         try read("reading a device") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM device WHERE device_id = ?", arguments: [id]).map(Self.entry)
         }
@@ -238,7 +248,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     // MARK: - Ingest
 
-    public func ingest(_ batch: VerifiedBatch, sign: (UInt64, ChainHash, String) -> Receipt) throws(HubError) -> IngestOutcome {
+    public func ingest(_ batch: VerifiedBatch, sign: @Sendable (UInt64, ChainHash, String) -> Receipt) async throws(HubError) -> IngestOutcome {
         let receivedAt = WireTime.format(batch.receivedAt)
         return try write("ingesting a batch") { db -> IngestOutcome in
             if let seen = try Row.fetchOne(db, sql: "SELECT request_digest, receipt FROM batch WHERE device_id = ? AND idempotency_key = ?",
@@ -280,15 +290,17 @@ public final class SQLiteHubStorage: HubStorage {
                 let rating = record.rating
                 try db.execute(sql: """
                     INSERT INTO record (device_id, seq, id, staff_id, window_id, matter_code, case_no, channel, scale,
-                        level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, received_at,
+                        kind, refers_to)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         batch.deviceId, Int64(record.seq), rating.id.uuidString.lowercased(), rating.staffId, rating.windowId,
                         rating.matterCode, rating.caseNo, rating.channel.rawValue, rating.scale, rating.level,
-                        rating.code.rawValue, Self.json(rating.reasons), rating.comment, rating.ratedAt,
+                        rating.code?.rawValue ?? 0, Self.json(rating.reasons), rating.comment, rating.ratedAt,
                         Int64(bitPattern: rating.monotonicNs),
                         Self.json(rating.flags.map(\.rawValue).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }),
                         Data(record.prevHash.bytes), Data(record.hash.bytes), receivedAt,
+                        rating.kind.rawValue, rating.refersTo?.uuidString.lowercased(),
                     ])
                 head = record.seq
                 headHash = record.hash
@@ -310,7 +322,7 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     /// Records an alarm outside an ingest (e.g. a batch whose chain was broken inside itself).
-    public func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) throws(HubError) {
+    public func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) async throws(HubError) {
         try write("recording an alarm") { db in
             try Self.insertAlarm(db, at: WireTime.format(at), deviceId: deviceId, kind: kind, seq: seq, detail: detail)
         }
@@ -326,7 +338,7 @@ public final class SQLiteHubStorage: HubStorage {
             """, arguments: [at, deviceId, kind, seq.map { Int64($0) }, detail, deviceId, kind, seq.map { Int64($0) }, detail])
     }
 
-    public func chain(deviceId: String) throws(HubError) -> [(seq: UInt64, hash: ChainHash)] {
+    public func chain(deviceId: String) async throws(HubError) -> [(seq: UInt64, hash: ChainHash)] {
         try read("reading a chain") { db in
             try Row.fetchAll(db, sql: "SELECT seq, hash FROM record WHERE device_id = ? ORDER BY seq", arguments: [deviceId]).map {
                 (UInt64($0["seq"] as Int64), ChainHash(bytes: [UInt8]($0["hash"] as Data)) ?? .genesis)
@@ -334,7 +346,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func verifyChain(deviceId: String) throws(HubError) -> ChainVerification {
+    public func verifyChain(deviceId: String) async throws(HubError) -> ChainVerification {
         try read("verifying a chain") { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM record WHERE device_id = ? ORDER BY seq", arguments: [deviceId])
             var expected: UInt64 = 1
@@ -353,7 +365,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func alarms() throws(HubError) -> [Alarm] {
+    public func alarms() async throws(HubError) -> [Alarm] {
         try read("reading alarms") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY id").map {
                 Alarm(at: $0["at"], deviceId: $0["device_id"], kind: $0["kind"],
@@ -364,7 +376,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     // MARK: - Export
 
-    public func exportRecords(after cursor: Int64, limit: Int) throws(HubError) -> [ExportedRecord] {
+    public func exportRecords(after cursor: Int64, limit: Int) async throws(HubError) -> [ExportedRecord] {
         try read("reading the export feed") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM record WHERE ingest_id > ? ORDER BY ingest_id LIMIT ?",
                              arguments: [cursor, limit]).compactMap { row in
@@ -373,13 +385,13 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    public func exportCursor(consumer: String) throws(HubError) -> Int64 {
+    public func exportCursor(consumer: String) async throws(HubError) -> Int64 {
         try read("reading an export cursor") { db in
             try Int64.fetchOne(db, sql: "SELECT acked_through FROM export_cursor WHERE consumer = ?", arguments: [consumer]) ?? 0
         }
     }
 
-    public func acknowledgeExport(consumer: String, through cursor: Int64) throws(HubError) {
+    public func acknowledgeExport(consumer: String, through cursor: Int64) async throws(HubError) {
         try write("acknowledging the export feed") { db in
             let highest = try Int64.fetchOne(db, sql: "SELECT coalesce(max(ingest_id), 0) FROM record") ?? 0
             guard cursor <= highest else {
@@ -397,11 +409,20 @@ public final class SQLiteHubStorage: HubStorage {
     static func record(_ row: Row) -> RatingRecord? {
         guard let idText: String = row["id"], let id = UUID(uuidString: idText),
               let channel = RatingChannel(rawValue: row["channel"]),
-              let code = SatisfactionCode(rawValue: row["code"]),
+              let kind = RecordKind(rawValue: (row["kind"] as String?) ?? RecordKind.rating.rawValue) else { return nil }
+        // 未评价 is stored with code 0; every other kind has a GB/T code.
+        let code = SatisfactionCode(rawValue: row["code"])
+        var refersTo: UUID?
+        if let text: String = row["refers_to"] {
+            guard let target = UUID(uuidString: text) else { return nil }
+            refersTo = target
+        }
+        guard code != nil || kind == .unrated,
               let reasons = stringArray(row["reasons"]), let flags = stringArray(row["flags"]),
               let prev = ChainHash(bytes: [UInt8](row["prev_hash"] as Data)),
               let hash = ChainHash(bytes: [UInt8](row["hash"] as Data)) else { return nil }
-        let rating = NewRating(id: id, staffId: row["staff_id"], windowId: row["window_id"], matterCode: row["matter_code"],
+        let rating = NewRating(id: id, kind: kind, refersTo: refersTo, staffId: row["staff_id"], windowId: row["window_id"],
+                               matterCode: row["matter_code"],
                                caseNo: row["case_no"], channel: channel, scale: row["scale"], level: row["level"], code: code,
                                reasons: reasons, comment: row["comment"], ratedAt: row["rated_at"],
                                monotonicNs: UInt64(bitPattern: row["monotonic_ns"] as Int64),

@@ -102,6 +102,45 @@ public final class KioskContext: Sendable {
         }
     }
 
+    /// How long after a bad rating its reasons are still taken. The touch page asks at once and
+    /// gives up after a minute; this is the hard limit for anything that sends them later.
+    public static let followUpWindowNs: UInt64 = 10 * 60 * 1_000_000_000
+
+    /// Records 未评价 for a session that timed out: its own record kind in the same chain, synced
+    /// like a rating, never counted as one.
+    @discardableResult
+    public func recordUnrated(staffId: String?, windowId: String, matterCode: String?, caseNo: String?,
+                              channel: RatingChannel) throws(KioskError) -> RatingRecord {
+        let record: RatingRecord
+        do {
+            record = try store.append(.unrated(staffId: staffId, windowId: windowId, matterCode: matterCode, caseNo: caseNo,
+                                               channel: channel, scale: config.scale, at: clock.now()))
+        } catch {
+            throw .store(error.description)
+        }
+        metrics.unrated(windowId: windowId)
+        return record
+    }
+
+    /// Attaches reasons and a comment to the bad rating `ratingId`, as a follow-up record. The
+    /// rating itself was committed (and thanked for) before; this never changes it.
+    public func addReasons(to ratingId: UUID, reasons: [String], comment: String?,
+                           channel: RatingChannel) throws(KioskError) -> RatingRecord {
+        let scale: Scale
+        do { scale = try self.scale() } catch { throw .config(error.description) }
+        for reason in reasons where scale.reason(reason) == nil {
+            throw .rating(RatingError.unknownReason(reason, scale: scale.name, known: scale.reasons.map(\.code)).description)
+        }
+        do {
+            return try store.appendReasons(to: ratingId, reasons: reasons, comment: comment, channel: channel,
+                                           at: clock.now(), windowNs: Self.followUpWindowNs)
+        } catch let StoreError.followUpRefused(refusal) {
+            throw .followUp(refusal)
+        } catch {
+            throw .store(error.description)
+        }
+    }
+
     public func close() { store.close() }
 }
 
@@ -110,10 +149,12 @@ public enum KioskError: Error, Sendable, CustomStringConvertible {
     case stateDirectory(String)
     case store(String)
     case rating(String)
+    case followUp(FollowUpRefusal)
 
     public var description: String {
         switch self {
         case let .config(text), let .stateDirectory(text), let .store(text), let .rating(text): text
+        case let .followUp(refusal): refusal.description
         }
     }
 }

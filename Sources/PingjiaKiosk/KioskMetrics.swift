@@ -8,6 +8,8 @@ public protocol KioskMetrics: Sendable {
     func committed(level: Int, channel: RatingChannel, flags: Set<RatingFlag>, duration: Duration)
     /// A USB problem: a report that could not be decoded, feedback not sent, a press not stored.
     func usbError(_ kind: String)
+    /// A 未评价 record on disk: a session that timed out with no rating.
+    func unrated(windowId: String)
 }
 
 /// Counts nothing: the CLI and tests that do not look at metrics.
@@ -15,6 +17,7 @@ public struct NoKioskMetrics: KioskMetrics {
     public init() {}
     public func committed(level: Int, channel: RatingChannel, flags: Set<RatingFlag>, duration: Duration) {}
     public func usbError(_ kind: String) {}
+    public func unrated(windowId: String) {}
 }
 
 /// The swift-metrics implementation, with an explicit factory rather than the process-wide
@@ -37,5 +40,9 @@ public struct SwiftMetricsKioskMetrics: KioskMetrics {
 
     public func usbError(_ kind: String) {
         Counter(label: "pingjia_usb_errors_total", dimensions: [("kind", kind)], factory: factory).increment()
+    }
+
+    public func unrated(windowId: String) {
+        Counter(label: "pingjia_unrated_total", dimensions: [("window", windowId)], factory: factory).increment()
     }
 }

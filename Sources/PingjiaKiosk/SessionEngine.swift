@@ -64,7 +64,7 @@ public struct WindowState: Sendable, Hashable, Codable {
     public var session: RatingSession?
 }
 
-/// Something the daemon logs (and, once the store has a place for them, keeps for reports).
+/// Something the daemon records: each timeout becomes a 未评价 record (`KioskContext.recordUnrated`).
 public enum SessionEvent: Sendable, Hashable {
     /// 未评价: an armed session that nobody rated before it timed out.
     case timedOut(RatingSession)
@@ -217,8 +217,10 @@ public final class SessionEngine: Sendable {
         let result: Result<WindowState, SessionError> = state.withLock { state in
             var window = state.windows[windowId] ?? Window()
             guard let staff = staffId ?? window.staffId else { return .failure(.noStaff(window: windowId)) }
-            if staff != window.staffId, let open = window.session {
+            if let open = window.session, staff != (open.staffId ?? window.staffId) {
                 // Someone else takes over the window: the previous person's transaction is over.
+                // The session's own staff member signing in or pausing keeps it (a session armed
+                // for them at a window where nobody had signed in yet, say).
                 state.events.append(.timedOut(open))
                 window.session = nil
             }

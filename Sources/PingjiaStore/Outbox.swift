@@ -16,7 +16,7 @@ extension KioskStore {
         return try write("appending a rating") { db in
             let head = try Self.head(db)
             let record = RatingRecord(seq: head.seq + 1, deviceId: deviceId, rating: rating, prevHash: head.hash)
-            try Self.insert(record, db)
+            try Self.insert(db, record)
             return record
         }
     }
@@ -32,26 +32,78 @@ extension KioskStore {
             var head = try Self.head(db)
             for rating in ratings {
                 let record = RatingRecord(seq: head.seq + 1, deviceId: deviceId, rating: rating, prevHash: head.hash)
-                try Self.insert(record, db)
+                try Self.insert(db, record)
                 head = (record.seq, record.hash)
             }
             return head.seq
         }
     }
 
-    private static func insert(_ record: RatingRecord, _ db: Database) throws {
+    /// Commits the reasons follow-up of the bad rating `ratingId`, in one transaction with the
+    /// checks that it may: the rating is on this device, bad, has no follow-up yet (the unique
+    /// index on `refers_to` enforces that too) and was given at most `windowNs` ago.
+    ///
+    /// The window is measured on the monotonic clock (the wall clock may jump); a rating from
+    /// before a reboot has a larger monotonic time than now, and is past its window.
+    @discardableResult
+    public func appendReasons(to ratingId: UUID, reasons: [String], comment: String?, channel: RatingChannel,
+                              at time: DeviceTime, windowNs: UInt64) throws(StoreError) -> RatingRecord {
+        let deviceId = deviceId
+        let idText = ratingId.uuidString.lowercased()
+        return try write("appending reasons") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM rating WHERE id = ?", arguments: [idText]) else {
+                throw StoreError.followUpRefused(.unknownRating(idText))
+            }
+            let target: RatingRecord
+            switch Self.decode(row) {
+            case .success(let record): target = record
+            case .failure(let problem): throw StoreError.database(operation: "reading seq \(problem.seq)", reason: problem.reason)
+            }
+            guard target.rating.kind == .rating, target.rating.code?.isBad == true else {
+                throw StoreError.followUpRefused(.notABadRating(idText))
+            }
+            if let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM rating WHERE refers_to = ?", arguments: [idText]) {
+                throw StoreError.followUpRefused(.alreadyGiven(idText, seq: UInt64(seq)))
+            }
+            let then = target.rating.monotonicNs
+            guard time.monotonicNs >= then, time.monotonicNs - then <= windowNs else {
+                throw StoreError.followUpRefused(.tooLate(idText, windowSeconds: Int(windowNs / 1_000_000_000)))
+            }
+            let followUp = NewRating.reasons(for: target.rating, reasons: reasons, comment: comment, channel: channel, at: time)
+            try Self.validate(followUp)
+            let head = try Self.head(db)
+            let record = RatingRecord(seq: head.seq + 1, deviceId: deviceId, rating: followUp, prevHash: head.hash)
+            try Self.insert(db, record)
+            return record
+        }
+    }
+
+    /// The follow-up record of `ratingId`, if one was committed.
+    public func followUp(of ratingId: UUID) throws(StoreError) -> RatingRecord? {
+        try read("reading a follow-up") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM rating WHERE refers_to = ?",
+                                             arguments: [ratingId.uuidString.lowercased()]) else { return nil }
+            switch Self.decode(row) {
+            case .success(let record): return record
+            case .failure(let problem): throw StoreError.database(operation: "reading seq \(problem.seq)", reason: problem.reason)
+            }
+        }
+    }
+
+    static func insert(_ db: Database, _ record: RatingRecord) throws {
         let rating = record.rating
         // Cached: the same statement serves every append of the process.
         try db.cachedStatement(sql: """
             INSERT INTO rating (seq, id, device_id, staff_id, window_id, matter_code, case_no, channel,
-                scale, level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                scale, level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, kind, refers_to)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 Int64(record.seq), rating.id.uuidString.lowercased(), record.deviceId, rating.staffId, rating.windowId,
                 rating.matterCode, rating.caseNo, rating.channel.rawValue, rating.scale, rating.level,
-                rating.code.rawValue, Self.json(rating.reasons), rating.comment, rating.ratedAt,
+                rating.code?.rawValue ?? 0, Self.json(rating.reasons), rating.comment, rating.ratedAt,
                 Int64(bitPattern: rating.monotonicNs), Self.json(rating.flags.map(\.rawValue).sorted()),
-                Data(record.prevHash.bytes), Data(record.hash.bytes),
+                Data(record.prevHash.bytes), Data(record.hash.bytes), rating.kind.rawValue,
+                rating.refersTo?.uuidString.lowercased(),
             ])
     }
 
@@ -155,11 +207,24 @@ extension KioskStore {
         guard let channelText: String = row["channel"], let channel = RatingChannel(rawValue: channelText) else {
             return fail("unknown channel")
         }
-        guard let scale: String = row["scale"], let level: Int64 = row["level"], (1...255).contains(level) else {
+        let kindText = (row["kind"] as String?) ?? RecordKind.rating.rawValue
+        guard let kind = RecordKind(rawValue: kindText) else { return fail("unknown record kind '\(kindText)'") }
+        var refersTo: UUID?
+        if let text: String = row["refers_to"] {
+            guard let target = UUID(uuidString: text), text == target.uuidString.lowercased() else {
+                return fail("refers_to is not a lowercase UUID")
+            }
+            refersTo = target
+        }
+        // 未评价 has no level and no code (both 0); every other kind has both.
+        guard let scale: String = row["scale"], let level: Int64 = row["level"],
+              kind == .unrated ? level == 0 : (1...255).contains(level) else {
             return fail("scale or level is missing or out of range")
         }
-        guard let codeValue: Int64 = row["code"], let code = SatisfactionCode(rawValue: Int(codeValue)) else {
-            return fail("code is not a GB/T 39046 code (1-5)")
+        guard let codeValue: Int64 = row["code"] else { return fail("code is missing") }
+        let code = SatisfactionCode(rawValue: Int(codeValue))
+        guard kind == .unrated ? codeValue == 0 : code != nil else {
+            return fail(kind == .unrated ? "an unrated record has code 0" : "code is not a GB/T 39046 code (1-5)")
         }
         guard let reasonsText: String = row["reasons"], let reasons = stringArray(reasonsText) else {
             return fail("reasons is not a JSON array of strings")
@@ -174,8 +239,8 @@ extension KioskStore {
               let hashData: Data = row["hash"], let hash = ChainHash(bytes: [UInt8](hashData)) else {
             return fail("prev_hash or hash is not 32 bytes")
         }
-        let rating = NewRating(id: id, staffId: row["staff_id"], windowId: row["window_id"], matterCode: row["matter_code"],
-                               caseNo: row["case_no"], channel: channel, scale: scale, level: Int(level), code: code,
+        let rating = NewRating(id: id, kind: kind, refersTo: refersTo, staffId: row["staff_id"], windowId: row["window_id"],
+                               matterCode: row["matter_code"], caseNo: row["case_no"], channel: channel, scale: scale, level: Int(level), code: code,
                                reasons: reasons, comment: row["comment"], ratedAt: ratedAt,
                                monotonicNs: UInt64(bitPattern: monotonic), flags: Set(flags.map(RatingFlag.init(rawValue:))))
         // The canonical encoding writes the id in lowercase; a row whose text differs was altered.
@@ -217,7 +282,18 @@ extension KioskStore {
             }
         }
         guard Identifier.isSlug(rating.scale) else { throw .invalidRating("scale '\(rating.scale)' is not a scale name") }
-        guard (1...10).contains(rating.level) else { throw .invalidRating("level \(rating.level) is outside 1-10") }
+        switch rating.kind {
+        case .unrated:
+            guard rating.level == 0, rating.code == nil, rating.reasons.isEmpty, rating.comment == nil, rating.refersTo == nil else {
+                throw .invalidRating("an unrated record has no level, code, reasons, comment or refersTo")
+            }
+        case .rating, .reasons:
+            guard (1...10).contains(rating.level) else { throw .invalidRating("level \(rating.level) is outside 1-10") }
+            guard rating.code != nil else { throw .invalidRating("a \(rating.kind.rawValue) record needs a GB/T code") }
+            guard (rating.kind == .reasons) == (rating.refersTo != nil) else {
+                throw .invalidRating("refersTo goes with a reasons record, and a reasons record needs it")
+            }
+        }
         for reason in rating.reasons where !Identifier.isSlug(reason) {
             throw .invalidRating("reason code '\(reason)' must be lowercase letters, digits or '-'")
         }

@@ -92,6 +92,18 @@ enum Schema {
                 INSERT INTO sync_state (id) VALUES (1);
                 """)
         }
+        migrator.registerMigration("v3: record kinds") { db in
+            try db.execute(sql: """
+                -- 未评价 events and reasons follow-ups share the chain with ratings
+                -- (docs/record-format.md, PJR2). Existing rows are ratings.
+                ALTER TABLE rating ADD COLUMN kind TEXT NOT NULL DEFAULT 'rating'
+                    CHECK (kind IN ('rating', 'unrated', 'reasons'));
+                ALTER TABLE rating ADD COLUMN refers_to TEXT;
+                -- One follow-up per rating: a second one for the same rating is refused here,
+                -- whoever sends it.
+                CREATE UNIQUE INDEX rating_one_follow_up ON rating (refers_to) WHERE refers_to IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

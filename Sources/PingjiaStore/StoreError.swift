@@ -1,4 +1,5 @@
 import Foundation
+import PingjiaCore
 
 /// What went wrong with the kiosk store, and what to do about it.
 public enum StoreError: Error, Sendable, CustomStringConvertible {
@@ -9,6 +10,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case invalidRating(String)
     case invalidRoster(String)
     case database(operation: String, reason: String)
+    /// A reasons follow-up that cannot be attached to the rating it names.
+    case followUpRefused(FollowUpRefusal)
     /// The file system holding the store has no room left; the write was rolled back.
     case diskFull(path: String, operation: String)
 
@@ -29,9 +32,12 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             "roster refused: \(reason)"
         case let .database(operation, reason):
             "store error while \(operation): \(reason)"
+        case let .followUpRefused(refusal):
+            "reasons refused: \(refusal)"
         case let .diskFull(path, operation):
             "the disk holding \(path) is full: \(operation) failed and was rolled back (everything stored before is intact). "
                 + "Free space there (`df -h \((path as NSString).deletingLastPathComponent)`); the store works again as soon as there is room"
         }
     }
 }
+

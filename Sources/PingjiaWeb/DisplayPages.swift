@@ -21,12 +21,20 @@ struct DisplayModel: Encodable, Equatable {
     var prompt: String
     var ratingURL: String?
     var qrSVG: String?
+    /// The staff member's recent satisfaction (last `recentRatings` counted ratings), e.g. "4.6".
+    var stars: String?
+    /// Filled stars of five, rounded to the nearest half: "★★★★½" style text for the page.
+    var starsText: String
+    var starsCount: Int
 }
 
 struct DisplayPages: Sendable {
     let web: WebContext
     /// How often an idle event stream gets a comment line.
     let heartbeat: Duration
+
+    /// How many of the staff member's latest counted ratings the stars average.
+    static let recentRatings = 100
 
     /// CSS pixels per QR module: above the 4 a phone needs from a metre away, in a 1080p layout.
     static let qrPixelsPerModule = 8
@@ -110,10 +118,25 @@ struct DisplayPages: Sendable {
                 svg = Self.sizedSVG(matrix)
             }
         }
+        let recent = staff.flatMap { try? kiosk.store.recentSatisfaction(staffId: $0.id, limit: Self.recentRatings) }
         return DisplayModel(windowId: windowId, staffId: staff?.id, staffName: staff?.name,
                             photoURL: staff?.photo == nil ? nil : "/display/\(windowId)/photo",
                             status: state.status.rawValue, banner: banner, phase: state.phase.rawValue, prompt: prompt,
-                            ratingURL: url, qrSVG: svg)
+                            ratingURL: url, qrSVG: svg, stars: recent?.stars.map { Self.oneDecimal($0) },
+                            starsText: Self.starsText(recent?.stars), starsCount: recent?.count ?? 0)
+    }
+
+    /// "4.6": one decimal, computed on integers so no locale or float formatting differs.
+    static func oneDecimal(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
+    /// Five star glyphs, filled to the mean rounded to the nearest whole star; empty with no ratings.
+    static func starsText(_ stars: Double?) -> String {
+        guard let stars else { return "" }
+        let filled = max(0, min(5, Int(stars.rounded())))
+        return String(repeating: "★", count: filled) + String(repeating: "☆", count: 5 - filled)
     }
 
     /// The renderer's SVG with its pixel size moved to CSS: the viewBox keeps the modules square
@@ -159,6 +182,9 @@ struct DisplayPages: Sendable {
         .meta{font-size:5vh;margin-top:2vh}
         #qr svg.qr{display:block;max-height:60vh;max-width:40vw;width:auto;height:auto}
         #qr .hint{font-size:3.5vh;text-align:center}
+        #stars{font-size:5vh;margin-top:2vh;color:#f9a825}
+        #stars .score{color:#1a1a1a;margin-left:1vw}
+        #stars .count{color:#555;font-size:3vh;margin-left:1vw}
         #prompt{grid-column:1/3;font-size:6vh;font-weight:700;text-align:center;color:#0d47a1}
         #prompt.thanks{color:#2e7d32}
         </style></head>
@@ -168,7 +194,8 @@ struct DisplayPages: Sendable {
           <img id="photo" alt="" src="\(e(model.photoURL ?? ""))">
           <div><div id="name">\(e(model.staffName ?? ""))</div>
           <div class="meta">工号 <span id="staff">\(e(model.staffId ?? "—"))</span></div>
-          <div class="meta"><span id="window">\(e(model.windowId))</span> 号窗口</div></div>
+          <div class="meta"><span id="window">\(e(model.windowId))</span> 号窗口</div>
+          <div id="stars">\(Self.starsHTML(model))</div></div>
         </div>
         <div id="qr">\(model.qrSVG ?? "")<div class="hint">扫码评价</div></div>
         <div id="prompt" class="\(e(model.phase))">\(e(model.prompt))</div>
@@ -185,6 +212,8 @@ struct DisplayPages: Sendable {
           const qr = document.getElementById("qr");
           qr.querySelector("svg")?.remove();
           if (m.qrSVG) qr.insertAdjacentHTML("afterbegin", m.qrSVG);
+          document.getElementById("stars").innerHTML = m.stars
+            ? m.starsText + '<span class="score">' + m.stars + '</span><span class="count">近' + m.starsCount + '次评价</span>' : "";
           const prompt = document.getElementById("prompt");
           prompt.textContent = m.prompt;
           prompt.className = m.phase;
@@ -192,6 +221,12 @@ struct DisplayPages: Sendable {
         </script>
         </body></html>
         """
+    }
+
+    /// The same markup the page's script writes on each update.
+    static func starsHTML(_ model: DisplayModel) -> String {
+        guard let stars = model.stars else { return "" }
+        return #"\#(model.starsText)<span class="score">\#(stars)</span><span class="count">近\#(model.starsCount)次评价</span>"#
     }
 
     private static func jsonString(_ text: String) -> String {

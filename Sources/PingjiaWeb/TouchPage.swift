@@ -3,11 +3,19 @@ import Hummingbird
 import PingjiaCore
 
 /// `GET /touch/{window}`: the rating screen of an all-in-one kiosk. Server-rendered from the
-/// hall's scale: one big button per level; a bad level opens the reasons (multi-select) and a
-/// comment box; the rating goes to `POST /api/v1/windows/{w}/rating` in one request, then 谢谢
-/// for a few seconds and back to the level buttons. No framework: the kiosk browser may be old.
+/// hall's scale: one big button per level. A press commits the level at once
+/// (`POST /api/v1/windows/{w}/rating`); a bad level then opens the reasons (multi-select), a
+/// comment box and 跳过, sent as a follow-up (`POST /api/v1/ratings/{id}/reasons`); then 谢谢 for
+/// a few seconds and back to the levels. A citizen who walks away from the reasons screen has
+/// still rated: it goes back to the levels after `reasonsTimeoutMs`. No framework: the kiosk
+/// browser may be old.
 struct TouchPage: Sendable {
     let web: WebContext
+
+    /// How long the reasons screen waits for a touch before going back to the levels.
+    static let reasonsTimeoutMs = 60_000
+    /// How long 谢谢 stays.
+    static let thanksMs = 5_000
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/touch/:window") { _, context in
@@ -48,7 +56,7 @@ struct TouchPage: Sendable {
         .reason input{transform:scale(1.8);margin-right:1vh}
         textarea{font:inherit;font-size:3vh;width:80vw;height:14vh}
         #submit{font-size:4.5vh;padding:2vh 6vw;background:#1565c0;color:#fff}
-        #back{font-size:3.5vh;padding:1.5vh 4vw;background:#ddd}
+        #skip{font-size:4.5vh;padding:2vh 6vw;background:#ddd}
         #thanks h1{font-size:12vh;color:#2e7d32}
         #error{color:#c62828;font-size:3.5vh;min-height:4vh}
         [hidden]{display:none!important}
@@ -61,12 +69,12 @@ struct TouchPage: Sendable {
           </div>
         </section>
         <section id="why" hidden>
-          <h1>请选择不满意的原因（可多选）</h1>
+          <h1>已收到您的评价。请选择不满意的原因（可多选）</h1>
           <div class="reasons">
         \(reasons)
           </div>
           <p><textarea id="comment" maxlength="\(TouchRatingAPI.maxComment)" placeholder="意见或建议（选填）"></textarea></p>
-          <p><button id="submit">提交评价</button> <button id="back">返回</button></p>
+          <p><button id="submit">提交原因</button> <button id="skip">跳过</button></p>
         </section>
         <section id="thanks" hidden><h1>谢谢您的评价</h1></section>
         <p id="error"></p>
@@ -74,42 +82,58 @@ struct TouchPage: Sendable {
         <script>
         (function(){
           var api = "/api/v1/windows/\(e(windowId))/rating";
-          var chosen = null, idleTimer = null;
+          var ratingId = null, busy = false, idleTimer = null;
           function $(id){ return document.getElementById(id); }
           function show(id){ ["choose","why","thanks"].forEach(function(s){ $(s).hidden = s !== id; }); }
           function reset(){
-            chosen = null; $("comment").value = ""; $("error").textContent = "";
+            ratingId = null; busy = false; $("comment").value = ""; $("error").textContent = "";
             Array.prototype.forEach.call(document.querySelectorAll(".reason input"), function(b){ b.checked = false; });
             show("choose");
           }
           function idleSoon(ms){ clearTimeout(idleTimer); idleTimer = setTimeout(reset, ms); }
-          function send(body){
+          function thanks(){ busy = false; show("thanks"); idleSoon(\(Self.thanksMs)); }
+          function post(url, body, done){
             var x = new XMLHttpRequest();
-            x.open("POST", api); x.setRequestHeader("Content-Type", "application/json");
+            x.open("POST", url); x.setRequestHeader("Content-Type", "application/json");
             x.onload = function(){
-              if (x.status === 201) { show("thanks"); idleSoon(5000); return; }
-              var detail = ""; try { detail = JSON.parse(x.responseText).detail || ""; } catch (e) {}
-              $("error").textContent = "评价未能保存，请重试。" + detail; idleSoon(60000);
+              var reply = {}; try { reply = JSON.parse(x.responseText); } catch (e) {}
+              done(x.status, reply);
             };
-            x.onerror = function(){ $("error").textContent = "评价未能保存，请重试。"; idleSoon(60000); };
+            x.onerror = function(){ done(0, {}); };
             x.send(JSON.stringify(body));
           }
+          // The level is committed first; 谢谢 or the reasons screen only once it is stored.
           Array.prototype.forEach.call(document.querySelectorAll(".level"), function(b){
             b.addEventListener("click", function(){
-              chosen = parseInt(b.getAttribute("data-level"), 10);
-              if (b.getAttribute("data-bad") === "true") { show("why"); idleSoon(60000); }
-              else send({level: chosen});
+              if (busy) return;
+              busy = true;
+              post(api, {level: parseInt(b.getAttribute("data-level"), 10)}, function(status, reply){
+                busy = false;
+                if (status !== 201) {
+                  $("error").textContent = "评价未能保存，请重试。" + (reply.detail || "");
+                  idleSoon(60000); return;
+                }
+                if (reply.bad) { ratingId = reply.id; show("why"); idleSoon(\(Self.reasonsTimeoutMs)); }
+                else thanks();
+              });
             });
           });
           $("submit").addEventListener("click", function(){
+            if (busy || !ratingId) return;
+            busy = true;
             var reasons = Array.prototype.filter.call(document.querySelectorAll(".reason input"), function(b){ return b.checked; })
               .map(function(b){ return b.value; });
-            var body = {level: chosen, reasons: reasons};
+            var body = {reasons: reasons};
             var comment = $("comment").value.trim();
             if (comment) body.comment = comment;
-            send(body);
+            if (!reasons.length && !comment) { thanks(); return; }   // nothing chosen: as 跳过
+            post("/api/v1/ratings/" + ratingId + "/reasons", body, function(status, reply){
+              // The rating is stored whatever happens here: thank the citizen either way.
+              if (status !== 201) $("error").textContent = reply.detail || "";
+              thanks();
+            });
           });
-          $("back").addEventListener("click", reset);
+          $("skip").addEventListener("click", thanks);
         })();
         </script>
         </body></html>

@@ -65,6 +65,7 @@ public func buildApplication(_ web: WebContext, settings: WebSettings, logger: L
     LocalAPI(web: web, logger: logger).register(on: router)
     DisplayPages(web: web, heartbeat: heartbeat).register(on: router)
     TouchRatingAPI(web: web, logger: logger).register(on: router)
+    ReasonsAPI(web: web, logger: logger).register(on: router)
     TouchPage(web: web).register(on: router)
     router.get("/healthz") { _, _ in try healthz(web) }
     router.get("/metrics") { _, _ -> Response in

@@ -11,26 +11,59 @@ struct PingjiaHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingjia-hub",
         abstract: "The Pingjia hub: enrolls kiosks, ingests their signed rating batches, feeds the provincial platform.",
-        subcommands: [Serve.self, Devices.self, Alarms.self]
+        subcommands: [Serve.self, Devices.self, Alarms.self, BenchIngest.self]
     )
 }
 
 struct HubOptions: ParsableArguments {
-    @Option(help: "The hub's SQLite database.")
+    @Option(help: ArgumentHelp("The hub's database: a SQLite file, or PostgreSQL as postgres://USER@HOST[:PORT]/DB[?schema=NAME].",
+                               discussion: "Several `serve` instances may share one PostgreSQL database (and one --key)."))
     var db = "./.pingjia-hub/hub.db"
 
-    @Option(help: "The hub's Ed25519 key, which signs receipts (default: hub.key beside the database; made at first use, mode 0600).")
+    @Option(help: "The hub's Ed25519 key, which signs receipts (default: hub.key beside a SQLite database; made at first use, mode 0600). Required to serve from PostgreSQL.")
     var key: String?
 
-    func open(logger: Logger = Logger(label: "pingjia-hub")) throws -> Hub {
-        let storage: SQLiteHubStorage
-        do { storage = try SQLiteHubStorage(path: db) } catch { throw Failure(error.description) }
-        let keyPath = key ?? ((db as NSString).deletingLastPathComponent as NSString).appendingPathComponent("hub.key")
+    /// The storage the hub would open, as shown in logs (a PostgreSQL URL without its password).
+    var location: String { (try? PostgresHubStorage.location(of: db)) ?? db }
+
+    /// Opens the storage and the key. `signing` is for `serve`: with PostgreSQL the key must be
+    /// given, since every instance on the database has to sign with the same one.
+    func open(logger: Logger = Logger(label: "pingjia-hub"), signing: Bool = false) async throws -> Hub {
+        let storage: any HubStorage
         do {
-            return Hub(storage: storage, key: try SigningKey.load(path: keyPath, create: true), logger: logger)
+            storage = PostgresHubStorage.isURL(db) ? try await PostgresHubStorage(url: db, logger: Self.quiet(logger))
+                                                   : try SQLiteHubStorage(path: db)
         } catch {
             throw Failure(error.description)
         }
+        let keyPath: String
+        if let key {
+            keyPath = key
+        } else if PostgresHubStorage.isURL(db) {
+            guard !signing else {
+                await storage.close()
+                throw Failure("--key FILE is required with a PostgreSQL database: every hub instance on it must sign receipts "
+                              + "with the same key (kiosks accept no other), so give each instance a copy of one hub.key")
+            }
+            // Registry and alarm commands sign nothing.
+            return Hub(storage: storage, key: SigningKey(), logger: logger)
+        } else {
+            keyPath = ((db as NSString).deletingLastPathComponent as NSString).appendingPathComponent("hub.key")
+        }
+        do {
+            return Hub(storage: storage, key: try SigningKey.load(path: keyPath, create: true), logger: logger)
+        } catch {
+            await storage.close()
+            throw Failure(error.description)
+        }
+    }
+
+    /// The PostgreSQL client's own log: errors only (its warnings are pool chatter; what goes
+    /// wrong reaches the hub as an error with a message of ours).
+    static func quiet(_ logger: Logger) -> Logger {
+        var logger = logger
+        logger.logLevel = max(logger.logLevel, .error)
+        return logger
     }
 }
 
@@ -76,7 +109,7 @@ struct Serve: AsyncParsableCommand {
         let hub: Hub
         var settings = HubSettings()
         do {
-            hub = try hubOptions.open(logger: logger)
+            hub = try await hubOptions.open(logger: logger, signing: true)
             settings.host = host
             settings.port = port
             if let exportTokenFile {
@@ -91,14 +124,14 @@ struct Serve: AsyncParsableCommand {
             Self.fail(error)
         }
         let app = buildApplication(hub: hub, settings: settings, logger: logger) { port in
-            logger.info("ready", metadata: ["listening": "\(host):\(port)", "db": "\(hubOptions.db)",
+            logger.info("ready", metadata: ["listening": "\(host):\(port)", "db": "\(hubOptions.location)",
                                             "hubKey": "\(hub.key.publicKey.base64)"])
         }
         // The puller fetches from devices in pull mode (`devices pull`); it stops before the server.
         let puller = Puller(hub: hub, logger: logger)
         let group = ServiceGroup(services: [app, puller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
-        (hub.storage as? SQLiteHubStorage)?.close()
+        await hub.storage.close()
     }
 }
 
@@ -118,8 +151,9 @@ struct Devices: AsyncParsableCommand {
         func run() async throws {
             do {
                 guard (1...24 * 30).contains(validHours) else { throw Failure("--valid-hours must be 1-720") }
-                let hub = try hubOptions.open()
-                let added = try hub.addDevice(hall: hall, name: name, validFor: TimeInterval(validHours) * 3600)
+                let hub = try await hubOptions.open()
+                let added = try await hub.addDevice(hall: hall, name: name, validFor: TimeInterval(validHours) * 3600)
+                await hub.storage.close()
                 print(added.code)
                 FileHandle.standardError.write(Data("""
                     device slot \(added.slot) (\(hall) / \(name)): enrollment code \(added.code), single use, valid until \(WireTime.format(added.expiresAt))
@@ -139,7 +173,9 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let devices = try hubOptions.open().storage.devices()
+                let storage = try await hubOptions.open().storage
+                let devices = try await storage.devices()
+                await storage.close()
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -163,7 +199,9 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let entry = try hubOptions.open().storage.revoke(deviceId: id, now: Date())
+                let storage = try await hubOptions.open().storage
+                let entry = try await storage.revoke(deviceId: id, now: Date())
+                await storage.close()
                 print("revoked \(id) (\(entry.hall) / \(entry.name)); records held through seq \(entry.lastSeq)")
             } catch {
                 Self.fail(error)
@@ -190,7 +228,9 @@ extension Devices {
                         throw Failure("--url '\(url)' must be an http:// or https:// URL, e.g. http://10.1.2.3:8781")
                     }
                 }
-                try hubOptions.open().storage.setPullURL(deviceId: id, url: url)
+                let storage = try await hubOptions.open().storage
+                try await storage.setPullURL(deviceId: id, url: url)
+                await storage.close()
                 print(url.map { "the hub pulls \(id) from \($0)" } ?? "\(id) pushes to the hub")
             } catch {
                 Self.fail(error)
@@ -205,11 +245,56 @@ struct Alarms: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            for alarm in try hubOptions.open().storage.alarms() {
+            let storage = try await hubOptions.open().storage
+            let alarms = try await storage.alarms()
+            await storage.close()
+            for alarm in alarms {
                 print("\(alarm.at)\t\(alarm.deviceId)\t\(alarm.kind)\tseq \(alarm.seq.map(String.init) ?? "-")\t\(alarm.detail)")
             }
         } catch {
             Self.fail(error)
         }
+    }
+}
+
+/// Hidden: the ingest rate of a backend, for the Benchmarks/ package (see `IngestBenchmark`).
+struct BenchIngest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-ingest",
+        abstract: "Measure the ingest rate of a storage backend with simulated devices (writes benchmark data into --db).",
+        shouldDisplay: false)
+
+    @Option(help: "A new SQLite file, or postgres://USER@HOST:PORT/DB?schema=NEW_SCHEMA.") var db: String
+    @Option(help: "Simulated devices.") var devices = 1000
+    @Option(help: "Ratings in all, spread evenly over the devices.") var ratings = 1_000_000
+    @Option(help: "Records per batch (a kiosk sends up to 500).") var batch = 500
+    @Option(help: "Batches in flight at once.") var concurrency = 16
+
+    func validate() throws {
+        guard devices > 0, ratings >= devices, batch > 0, concurrency > 0 else {
+            throw ValidationError("--devices, --batch and --concurrency must be positive, --ratings at least --devices")
+        }
+        if !PostgresHubStorage.isURL(db), FileManager.default.fileExists(atPath: db) {
+            throw ValidationError("\(db) exists: bench-ingest writes benchmark data, give a new file")
+        }
+    }
+
+    func run() async throws {
+        let storage: any HubStorage
+        do {
+            storage = PostgresHubStorage.isURL(db)
+                ? try await PostgresHubStorage(url: db, maxConnections: concurrency, logger: HubOptions.quiet(Logger(label: "bench")))
+                : try SQLiteHubStorage(path: db)
+        } catch {
+            Self.fail(error)
+        }
+        let outcome = try await IngestBenchmark.run(storage: storage, devices: devices, ratings: ratings, batch: batch,
+                                                    concurrency: concurrency)
+        await storage.close()
+        let backend = PostgresHubStorage.isURL(db) ? "postgres" : "sqlite"
+        print("{\"backend\":\"\(backend)\",\"devices\":\(outcome.devices),\"ratings\":\(outcome.ratings),\"batch\":\(outcome.batch),"
+              + "\"concurrency\":\(outcome.concurrency),\"seconds\":\(String(format: "%.2f", outcome.seconds)),"
+              + "\"ratingsPerSecond\":\(outcome.ratingsPerSecond),\"failedBatches\":\(outcome.failedBatches)}")
+        if outcome.failedBatches > 0 || outcome.ratings != ratings { throw ExitCode(1) }
     }
 }

@@ -38,7 +38,7 @@ struct Rate: AsyncParsableCommand {
             // Printed only after append returned, i.e. after the commit reached the disk.
             let chosen = try context.scale(scale).level(level)
             print("committed seq \(record.seq): \(record.rating.staffId ?? "-") at window \(record.rating.windowId ?? "-"), "
-                  + "level \(record.rating.level) \(chosen?.label ?? "") (code \(record.rating.code.rawValue)), flagged test")
+                  + "level \(record.rating.level) \(chosen?.label ?? "") (code \(record.rating.code?.rawValue ?? 0)), flagged test")
             print("hash \(record.hash.hex)")
         } catch {
             Self.fail(error)

@@ -86,7 +86,7 @@ struct PingjiaDaemon: AsyncParsableCommand {
         // stopped sending before the store closes.
         var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
                                        DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
-                                       SessionService(sessions: sessions, logger: logger),
+                                       SessionService(kiosk: kiosk, sessions: sessions, logger: logger),
                                        WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: metrics),
                                                   settings: kiosk.config.web, logger: logger, ready: webReadyContinuation)]
         do {

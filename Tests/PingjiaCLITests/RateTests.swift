@@ -17,7 +17,7 @@ import Testing
             #expect(record.seq == 1 && record.prevHash == .genesis)
             #expect(record.rating.flags == [.test])
             #expect(record.rating.staffId == "A1023" && record.rating.windowId == "3")
-            #expect(record.rating.level == 4 && record.rating.code.rawValue == 4 && record.rating.scale == "five")
+            #expect(record.rating.level == 4 && record.rating.code?.rawValue == 4 && record.rating.scale == "five")
             #expect(record.rating.reasons == ["slow"] && record.rating.channel == .keypad)
             #expect(record.deviceId == (try deviceId(of: state)))
             #expect(result.stdout.contains("hash \(record.hash.hex)"), "\(result)")

@@ -188,6 +188,93 @@ struct CanonicalEncodingTests {
     }
 }
 
+/// The `PJR2` golden vectors: a 未评价 record and a reasons follow-up, chained after the `PJR1`
+/// pair above. Computed by `Tests/Fixtures/golden/make_vectors.py` from the document alone.
+@Suite("Canonical encoding (PJR2)")
+struct CanonicalEncodingV2Tests {
+    static let deviceId = CanonicalEncodingTests.deviceId
+
+    static let third = NewRating(
+        id: UUID(uuidString: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")!, kind: .unrated,
+        staffId: "A1023", windowId: "3", matterCode: "11000000000000000X4440111700001", caseNo: "BJ-2026-1124-0018",
+        channel: .keypad, scale: "five", level: 0, code: nil, reasons: [], comment: nil,
+        ratedAt: "2026-11-24T10:46:10.500+08:00", monotonicNs: 123_586_789_012, flags: [])
+
+    static let thirdHex =
+        "504a523200000000000000030000002439613862376336642d356534662d346133622d386332642d31653066"
+        + "39613862376336640000000f706a2d3031323334353637383961620100000005413130323301000000013301"
+        + "0000001f313130303030303030303030303030303058343434303131313730303030310100000011424a2d32"
+        + "3032362d313132342d30303138000000066b65797061640000000466697665000000000000000000001d3230"
+        + "32362d31312d32345431303a34363a31302e3530302b30383a30300000001cc658be94000000000000000775"
+        + "6e72617465640069fbec2b49a869eef881510f08f065bde959dc311e2daafd38bc60c6ba08fcb4"
+    static let thirdHash = "19a655203927ef4122351a221e892ad0ad6081aab9d65f45d27bcbd5dab4bc65"
+
+    static let fourth = NewRating(
+        id: UUID(uuidString: "c3d2e1f0-a9b8-4c7d-9e6f-5a4b3c2d1e0f")!, kind: .reasons,
+        refersTo: UUID(uuidString: "0b6c8a52-93e4-4d8e-9a4f-5b2f0c7d1e3a")!,
+        staffId: "A1023", windowId: "3", matterCode: "11000000000000000X4440111700001", caseNo: nil,
+        channel: .touch, scale: "five", level: 4, code: SatisfactionCode(rawValue: 4)!,
+        reasons: ["slow", "other"], comment: "窗口少",
+        ratedAt: "2026-11-24T10:44:20.250+08:00", monotonicNs: 123_476_789_012, flags: [])
+
+    static let fourthHex =
+        "504a523200000000000000040000002463336432653166302d613962382d346337642d396536662d35613462"
+        + "33633264316530660000000f706a2d3031323334353637383961620100000005413130323301000000013301"
+        + "0000001f313130303030303030303030303030303058343434303131313730303030310000000005746f7563"
+        + "68000000046669766504040000000200000004736c6f77000000056f746865720100000009e7aa97e58fa3e5"
+        + "b0910000001d323032362d31312d32345431303a34343a32302e3235302b30383a30300000001cbfca471400"
+        + "00000000000007726561736f6e73010000002430623663386135322d393365342d346438652d396134662d35"
+        + "623266306337643165336119a655203927ef4122351a221e892ad0ad6081aab9d65f45d27bcbd5dab4bc65"
+    static let fourthHash = "abcae3090f63f2d9b260803997bfd0d5c9ce2fc643b9cf6167e9ef0083c7a2ac"
+
+    static var thirdRecord: RatingRecord {
+        RatingRecord(seq: 3, deviceId: deviceId, rating: third, prevHash: CanonicalEncodingTests.secondRecord.hash)
+    }
+
+    static var fourthRecord: RatingRecord {
+        RatingRecord(seq: 4, deviceId: deviceId, rating: fourth, prevHash: thirdRecord.hash)
+    }
+
+    @Test func unratedRecordEncodesToTheGoldenBytes() {
+        let record = Self.thirdRecord
+        #expect(record.canonicalBytes.count == 259)
+        #expect(hex(record.canonicalBytes) == Self.thirdHex)
+        #expect(record.hash.hex == Self.thirdHash)
+        #expect(Array(record.canonicalBytes.prefix(4)) == Array("PJR2".utf8))
+    }
+
+    @Test func reasonsRecordEncodesToTheGoldenBytes() {
+        let record = Self.fourthRecord
+        #expect(record.prevHash.hex == Self.thirdHash)
+        #expect(record.canonicalBytes.count == 307)
+        #expect(hex(record.canonicalBytes) == Self.fourthHex)
+        #expect(record.hash.hex == Self.fourthHash)
+    }
+
+    @Test func ratingsKeepThePJR1Bytes() {
+        // A rating built with the kind given explicitly is still PJR1, byte for byte.
+        var rating = CanonicalEncodingTests.first
+        rating.kind = .rating
+        let record = RatingRecord(seq: 1, deviceId: Self.deviceId, rating: rating, prevHash: .genesis)
+        #expect(hex(record.canonicalBytes) == CanonicalEncodingTests.firstHex)
+    }
+
+    @Test func kindAndRefersToAreCoveredByTheHash() {
+        let original = Self.fourthRecord
+        var otherKind = original.rating
+        otherKind.kind = .unrated
+        var otherTarget = original.rating
+        otherTarget.refersTo = UUID(uuidString: "5d7f3c2e-1a4b-4c6d-8e9f-0a1b2c3d4e5f")!
+        var noTarget = original.rating
+        noTarget.refersTo = nil
+        for rating in [otherKind, otherTarget, noTarget] {
+            let tampered = RatingRecord(seq: 4, deviceId: Self.deviceId, rating: rating, prevHash: original.prevHash,
+                                        storedHash: original.hash)
+            #expect(!tampered.hashMatchesContent)
+        }
+    }
+}
+
 @Suite("ChainHash")
 struct ChainHashTests {
     @Test func genesisIs32ZeroBytes() {

@@ -23,7 +23,7 @@ struct NewRatingTests {
                                    channel: .touch, at: Self.time, flags: [.test], id: id)
         #expect(rating.scale == "three")
         #expect(rating.level == 3)
-        #expect(rating.code.rawValue == 4, "three's 不满意 is GB/T 4, not 3")
+        #expect(rating.code?.rawValue == 4, "three's 不满意 is GB/T 4, not 3")
         #expect(rating.ratedAt == Self.time.wallClock)
         #expect(rating.monotonicNs == 42)
         #expect(rating.id == id)

@@ -92,6 +92,19 @@ private func engine(mode: WindowMode = .armed, windows: [String: WindowSettings]
         #expect(engine.press(windowId: "W03", pairedStaff: nil).session == second)
     }
 
+    @Test func theSessionsOwnStaffChangingStatusKeepsItAndSomeoneElseEndsIt() throws {
+        let (engine, _) = engine()
+        // Armed for A1024 at a window where nobody has signed in; A1024 then pauses: same person.
+        let session = try engine.arm(windowId: "W04", staffId: "A1024", source: .api)
+        try engine.setStaff(windowId: "W04", staffId: "A1024", status: .paused)
+        #expect(engine.takeEvents().isEmpty)
+        #expect(engine.windowState("W04").session == session)
+        // Someone else signs in: A1024's transaction is over, unrated.
+        try engine.setStaff(windowId: "W04", staffId: "A1023", status: .signedIn)
+        #expect(engine.takeEvents() == [.timedOut(session)])
+        #expect(engine.windowState("W04").session == nil)
+    }
+
     @Test func openModeCountsEveryPressPerWindowSetting() {
         let (engine, clock) = engine(mode: .armed, windows: ["K1": WindowSettings(mode: .open)])
         #expect(engine.press(windowId: "K1", pairedStaff: "A1023").flags.isEmpty)

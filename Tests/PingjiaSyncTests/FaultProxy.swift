@@ -41,6 +41,7 @@ final class FaultProxy: @unchecked Sendable {
     private let lock = NSLock()
     private var faults: [Fault] = []
     private var _upstreamPort: Int
+    private var _alsoSendTo: [Int] = []
     private var _requests = 0
     private var inFlight = 0
     private var server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>?
@@ -57,6 +58,14 @@ final class FaultProxy: @unchecked Sendable {
     var upstreamPort: Int {
         get { lock.withLock { _upstreamPort } }
         set { lock.withLock { _upstreamPort = newValue } }
+    }
+
+    /// Further hub instances: every request (retries too) is sent to each of them and to
+    /// `upstreamPort` at the same moment, and the device gets one of the answers at random, as
+    /// from a load balancer that sprays requests over several hub instances.
+    var alsoSendTo: [Int] {
+        get { lock.withLock { _alsoSendTo } }
+        set { lock.withLock { _alsoSendTo = newValue } }
     }
 
     var requests: Int { lock.withLock { _requests } }
@@ -142,10 +151,26 @@ final class FaultProxy: @unchecked Sendable {
         }
     }
 
-    /// Sends one request to the hub on a fresh connection and reads the response to its end.
+    /// Sends one request to the hub (to every instance at once with `alsoSendTo`).
     private func forward(_ request: [UInt8]) async throws -> [UInt8] {
+        let others = alsoSendTo
+        guard !others.isEmpty else { return try await forward(request, to: upstreamPort) }
+        let answers = await withTaskGroup(of: [UInt8]?.self) { group in
+            for port in [upstreamPort] + others { group.addTask { try? await self.forward(request, to: port) } }
+            var answers: [[UInt8]] = []
+            for await answer in group { if let answer { answers.append(answer) } }
+            return answers
+        }
+        guard let answer = answers.randomElement() else { throw ProxyError() }
+        return answer
+    }
+
+    struct ProxyError: Error {}
+
+    /// Sends one request to one hub on a fresh connection and reads the response to its end.
+    private func forward(_ request: [UInt8], to port: Int) async throws -> [UInt8] {
         let upstream = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: upstreamPort) { channel in
+            .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }

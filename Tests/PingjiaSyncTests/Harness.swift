@@ -30,24 +30,78 @@ func withTempDirectory<T>(_ body: (String) async throws -> T) async throws -> T 
     return try await body(dir)
 }
 
-/// The real hub (HTTP on a loopback port, SQLite file) that can be stopped and started again
-/// on the same database, as an operator restarting it would.
+/// The hub storage backends the hub tests run against: every such test takes a `Backend`
+/// argument and runs once for each, so both backends pass the same suite.
+enum Backend: String, Sendable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    /// Both, unless PINGJIA_TEST_POSTGRES=0 (`make test` then says loudly that PostgreSQL was skipped).
+    static let all: [Backend] = postgresSkipped ? [.sqlite] : [.sqlite, .postgres]
+    static var postgresSkipped: Bool { ProcessInfo.processInfo.environment["PINGJIA_TEST_POSTGRES"] == "0" }
+
+    var description: String { rawValue }
+
+    /// A new, empty database for one hub: a file in `directory`, or a schema of its own on the
+    /// test server, so tests running at once never share one.
+    func newDatabase(in directory: String) throws -> String {
+        switch self {
+        case .sqlite:
+            return directory + "/hub/hub.db"
+        case .postgres:
+            guard let server = ProcessInfo.processInfo.environment["PINGJIA_TEST_POSTGRES_URL"], !server.isEmpty else {
+                throw HarnessError("""
+                    the PostgreSQL leg needs a server: run the tests through scripts/with-postgres.sh (make test does), \
+                    or set PINGJIA_TEST_POSTGRES_URL=postgres://USER@HOST:PORT/DB; PINGJIA_TEST_POSTGRES=0 skips this leg
+                    """)
+            }
+            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+            return server + (server.contains("?") ? "&" : "?") + "schema=" + schema
+        }
+    }
+
+    func open(_ database: String) async throws -> any HubStorage {
+        switch self {
+        case .sqlite: try SQLiteHubStorage(path: database)
+        case .postgres: try await PostgresHubStorage(url: database, maxConnections: 8, logger: quietLogger)
+        }
+    }
+}
+
+/// The real hub (HTTP on a loopback port, SQLite file or PostgreSQL schema) that can be stopped
+/// and started again on the same database, as an operator restarting it would.
 final class HubHarness: @unchecked Sendable {
+    let backend: Backend
+    /// The SQLite file (for the backup test); with PostgreSQL, see `database`.
     let dbPath: String
+    private let directory: String
+    private var _database: String?
     let key = SigningKey()
     var now: @Sendable () -> Date = Date.init
-    private(set) var storage: SQLiteHubStorage!
+    private(set) var storage: (any HubStorage)!
     private(set) var hub: Hub!
     private(set) var port = 0
     private var group: ServiceGroup?
     private var task: Task<Void, any Error>?
 
-    init(directory: String) { dbPath = directory + "/hub/hub.db" }
+    init(directory: String, backend: Backend = .sqlite) {
+        self.backend = backend
+        self.directory = directory
+        dbPath = directory + "/hub/hub.db"
+    }
+
+    /// Where the hub keeps its data, the same across restarts.
+    func database() throws -> String {
+        if let _database { return _database }
+        let database = try backend.newDatabase(in: directory)
+        _database = database
+        return database
+    }
 
     var url: String { "http://127.0.0.1:\(port)" }
 
     func start(settings configure: (inout HubSettings) -> Void = { _ in }) async throws {
-        storage = try SQLiteHubStorage(path: dbPath)
+        storage = try await backend.open(try database())
         hub = Hub(storage: storage, key: key, logger: quietLogger, now: now)
         var settings = HubSettings()
         settings.port = 0
@@ -67,7 +121,7 @@ final class HubHarness: @unchecked Sendable {
     func stop() async {
         await group?.triggerGracefulShutdown()
         _ = await task?.result
-        storage?.close()
+        await storage?.close()
         group = nil
         task = nil
     }
@@ -78,8 +132,8 @@ final class HubHarness: @unchecked Sendable {
     }
 
     /// A one-time code for a new device slot.
-    func code(hall: String = "测试大厅", name: String = "1号窗口") throws -> String {
-        try hub.addDevice(hall: hall, name: name).code
+    func code(hall: String = "测试大厅", name: String = "1号窗口") async throws -> String {
+        try await hub.addDevice(hall: hall, name: name).code
     }
 }
 
@@ -104,7 +158,7 @@ final class TestDevice: @unchecked Sendable {
         let transport = try HTTPHubTransport(baseURL: hub.url, timeout: .seconds(10))
         do {
             enrollment = try await Enrollment.enroll(location: location, deviceId: deviceId, hubURL: hub.url,
-                                                     code: try hub.code(), transport: transport)
+                                                     code: try await hub.code(), transport: transport)
         } catch {
             await transport.shutdown()
             throw error
@@ -156,7 +210,7 @@ final class TestDevice: @unchecked Sendable {
                 let record = RatingRecord(seq: seq, deviceId: deviceId, rating: rating, prevHash: previous)
                 try statement.execute(arguments: [
                     Int64(seq), rating.id.uuidString.lowercased(), deviceId, rating.staffId, rating.windowId, rating.matterCode,
-                    rating.caseNo, rating.channel.rawValue, rating.scale, rating.level, rating.code.rawValue,
+                    rating.caseNo, rating.channel.rawValue, rating.scale, rating.level, rating.code?.rawValue ?? 0,
                     rating.reasons.isEmpty ? "[]" : "[\"slow\"]", rating.comment, rating.ratedAt, Int64(rating.monotonicNs),
                     rating.flags.isEmpty ? "[]" : "[\"test\"]", Data(record.prevHash.bytes), Data(record.hash.bytes),
                 ])
@@ -201,8 +255,8 @@ func enrolledDevice(_ dir: String, with hub: HubHarness) async throws -> TestDev
 }
 
 /// The usual start of a sync test: a hub with default settings and one device enrolled with it.
-func startHubWithEnrolledDevice(_ dir: String) async throws -> (HubHarness, TestDevice) {
-    let hub = HubHarness(directory: dir)
+func startHubWithEnrolledDevice(_ dir: String, _ backend: Backend = .sqlite) async throws -> (HubHarness, TestDevice) {
+    let hub = HubHarness(directory: dir, backend: backend)
     try await hub.start()
     return (hub, try await enrolledDevice(dir, with: hub))
 }
@@ -218,16 +272,20 @@ func drain(_ pusher: Pusher, within limit: Duration = .seconds(120)) async -> Pu
 /// The acceptance check after every scenario: the hub holds exactly the device's records, by
 /// seq and hash, none missing and none twice, its stored chain verifies, and the device's
 /// receipts cover everything.
-func expectExactlyOnce(_ device: TestDevice, _ hub: HubHarness, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectExactlyOnce(_ device: TestDevice, _ hub: HubHarness, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    try await expectExactlyOnce(device, hub.storage, sourceLocation: sourceLocation)
+}
+
+func expectExactlyOnce(_ device: TestDevice, _ storage: any HubStorage, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let ours = try device.chain()
-    let theirs = try hub.storage.chain(deviceId: device.deviceId)
+    let theirs = try await storage.chain(deviceId: device.deviceId)
     #expect(ours.count == theirs.count, "device has \(ours.count) records, hub \(theirs.count)", sourceLocation: sourceLocation)
     // The first difference, rather than two arrays of thousands of hashes.
     let firstDifference = zip(ours, theirs).first { $0.seq != $1.seq || $0.hash != $1.hash }
     let difference = firstDifference.map { "device seq \($0.0.seq) \($0.0.hash.hex), hub seq \($0.1.seq) \($0.1.hash.hex)" }
     #expect(difference == nil, "first difference: \(difference ?? "")", sourceLocation: sourceLocation)
     #expect(Set(theirs.map(\.seq)).count == theirs.count, "a seq is stored twice", sourceLocation: sourceLocation)
-    #expect(try hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: ours.count, lastSeq: UInt64(ours.count)),
+    #expect(try await storage.verifyChain(deviceId: device.deviceId) == .intact(count: ours.count, lastSeq: UInt64(ours.count)),
             sourceLocation: sourceLocation)
     let state = try device.store.syncState()
     #expect(state.ackedThroughSeq == state.lastSeq, "acknowledged through \(state.ackedThroughSeq) of \(state.lastSeq)",

@@ -19,31 +19,56 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test func enrollmentCodeIsSingleUseAndExpires() async throws {
+    @Test(arguments: Backend.all)
+    func enrollmentCodeIsSingleUseAndExpires(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
             let clock = Locked(Date())
-            let storage = try SQLiteHubStorage(path: dir + "/hub.db")
-            defer { storage.close() }
+            let storage = try await backend.open(try backend.newDatabase(in: dir))
             let hub = Hub(storage: storage, key: SigningKey(), logger: quietLogger, now: { clock.value })
             let key = SigningKey().publicKey.base64
-            let first = try hub.addDevice(hall: "大厅", name: "1号")
+            let first = try await hub.addDevice(hall: "大厅", name: "1号")
             #expect(first.code.count == 9 && first.code.contains("-"))
             // Typed sloppily (lowercase, no dash) it still works, once.
             let typed = first.code.lowercased().replacingOccurrences(of: "-", with: "")
-            #expect(try hub.enroll(EnrollRequest(code: typed, deviceId: "pj-000000000001", publicKey: key)).hall == "大厅")
-            #expect(throws: HubError.badCode) {
-                try hub.enroll(EnrollRequest(code: first.code, deviceId: "pj-000000000002", publicKey: key))
+            #expect(try await hub.enroll(EnrollRequest(code: typed, deviceId: "pj-000000000001", publicKey: key)).hall == "大厅")
+            await #expect(throws: HubError.badCode) {
+                try await hub.enroll(EnrollRequest(code: first.code, deviceId: "pj-000000000002", publicKey: key))
             }
-            let second = try hub.addDevice(hall: "大厅", name: "2号", validFor: 3600)
+            let second = try await hub.addDevice(hall: "大厅", name: "2号", validFor: 3600)
             clock.mutate { $0 = $0.addingTimeInterval(3601) }
-            #expect(throws: HubError.badCode) {
-                try hub.enroll(EnrollRequest(code: second.code, deviceId: "pj-000000000002", publicKey: key))
+            await #expect(throws: HubError.badCode) {
+                try await hub.enroll(EnrollRequest(code: second.code, deviceId: "pj-000000000002", publicKey: key))
             }
             // A device id enrolled once cannot take a second slot (its key would be replaced).
-            let third = try hub.addDevice(hall: "大厅", name: "3号")
-            #expect(throws: HubError.alreadyEnrolled("pj-000000000001")) {
-                try hub.enroll(EnrollRequest(code: third.code, deviceId: "pj-000000000001", publicKey: key))
+            let third = try await hub.addDevice(hall: "大厅", name: "3号")
+            await #expect(throws: HubError.alreadyEnrolled("pj-000000000001")) {
+                try await hub.enroll(EnrollRequest(code: third.code, deviceId: "pj-000000000001", publicKey: key))
             }
+            await storage.close()
+        }
+    }
+
+    /// Several instances starting at once on a new database: one applies the migrations, the
+    /// others wait on the advisory lock and find nothing left to do.
+    @Test(.enabled(if: !Backend.postgresSkipped, "PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg"))
+    func postgresMigrationsApplyOnceWhenInstancesStartTogether() async throws {
+        try await withTempDirectory { dir in
+            let database = try Backend.postgres.newDatabase(in: dir)
+            let storages = try await withThrowingTaskGroup(of: (any HubStorage).self) { group in
+                for _ in 0..<4 { group.addTask { try await Backend.postgres.open(database) } }
+                var opened: [any HubStorage] = []
+                for try await storage in group { opened.append(storage) }
+                return opened
+            }
+            #expect(storages.count == 4)
+            // All four see one schema: a device added through one is listed by the others.
+            _ = try await storages[0].addDevice(hall: "大厅", name: "1号", codeDigest: [1, 2, 3], expiresAt: Date(), now: Date())
+            for storage in storages { #expect(try await storage.devices().count == 1) }
+            for storage in storages { await storage.close() }
+            // Opening again changes nothing and still works.
+            let again = try await Backend.postgres.open(database)
+            #expect(try await again.devices().count == 1)
+            await again.close()
         }
     }
 
@@ -71,9 +96,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         try? JSONDecoder().decode(Problem.self, from: Data(response.body))
     }
 
-    @Test func malformedBodiesGetProblemDetailsNamingWhatAndWhere() async throws {
+    @Test(arguments: Backend.all)
+    func malformedBodiesGetProblemDetailsNamingWhatAndWhere(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             let path = "/v1/devices/\(device.deviceId)/batches"
 
@@ -104,9 +130,9 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             #expect(Self.problem(unknown)?.type == Problem.Kind.unknownDevice)
 
             // None of it touched the store; a good batch still goes through.
-            #expect(try hub.storage.chain(deviceId: device.deviceId).isEmpty)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).isEmpty)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
             await hub.stop()
         }
     }
@@ -137,9 +163,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test func receiptRecordsTheDeviceClockOffset() async throws {
+    @Test(arguments: Backend.all)
+    func receiptRecordsTheDeviceClockOffset(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             try device.rate(1)
             let key = try SigningKey.load(path: Enrollment.keyFile(device.location), create: false)
@@ -152,15 +179,16 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let receipt = try JSONDecoder().decode(Receipt.self, from: Data(response.body))
             #expect(receipt.isSigned(by: hub.key.publicKey))
             #expect(WireTime.parse(receipt.receivedAt) != nil)
-            let offset = try #require(try hub.storage.device(id: device.deviceId)?.clockOffsetMs)
+            let offset = try #require(try await hub.storage.device(id: device.deviceId)?.clockOffsetMs)
             #expect((85_000...95_000).contains(offset), "offset \(offset) ms")
             await hub.stop()
         }
     }
 
-    @Test func exportFeedNeedsTheTokenAndPagesByCursor() async throws {
+    @Test(arguments: Backend.all)
+    func exportFeedNeedsTheTokenAndPagesByCursor(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let hub = HubHarness(directory: dir)
+            let hub = HubHarness(directory: dir, backend: backend)
             let token = "export-token-0123456789"
             try await hub.start { $0.exportToken = token }
             let device = try await enrolledDevice(dir, with: hub)
@@ -185,7 +213,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let ack = try await Self.send(hub, "POST", "/v1/export/ack", headers: auth,
                                           body: Array("{\"throughCursor\":\(second.nextCursor ?? 0)}".utf8))
             #expect(ack.status == 200)
-            #expect(try hub.storage.exportCursor(consumer: "export") == second.nextCursor)
+            #expect(try await hub.storage.exportCursor(consumer: "export") == second.nextCursor)
             let beyond = try await Self.send(hub, "POST", "/v1/export/ack", headers: auth, body: Array("{\"throughCursor\":999}".utf8))
             #expect(beyond.status == 400)
             await hub.stop()

@@ -6,10 +6,11 @@ import Testing
 /// Days offline: 100,000 ratings wait in the outbox, then the hub comes up. All must arrive,
 /// exactly once. The time and rate are reported, not asserted: speed belongs in benchmarks.
 @Suite struct OfflineBacklogTests {
-    @Test func aHundredThousandBufferedRatingsAllArriveWhenTheHubComesUp() async throws {
+    @Test(arguments: Backend.all)
+    func aHundredThousandBufferedRatingsAllArriveWhenTheHubComesUp(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
             let count = 100_000
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             await hub.stop()
 
@@ -25,9 +26,9 @@ import Testing
             let elapsed = ContinuousClock.now - started
             #expect(result == .idle)
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("offline backlog: \(count) ratings delivered in \(String(format: "%.1f", seconds)) s "
+            print("offline backlog (\(backend) hub): \(count) ratings delivered in \(String(format: "%.1f", seconds)) s "
                   + "(\(Int(Double(count) / seconds)) ratings/s, batches of 500, debug build, loopback)")
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
             await hub.stop()
         }
     }

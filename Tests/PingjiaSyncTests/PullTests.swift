@@ -44,9 +44,10 @@ import Testing
         }
     }
 
-    @Test func hubPullsEveryRecordExactlyOnceThroughFaults() async throws {
+    @Test(arguments: Backend.all)
+    func hubPullsEveryRecordExactlyOnceThroughFaults(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             try device.rate(180)
             let kiosk = KioskServer()
@@ -56,18 +57,18 @@ import Testing
             proxy.inject([.dropBeforeForwarding, .dropAfterForwarding, .status(503), .truncateResponse, .duplicate, .pass,
                           .dropAfterForwarding, .truncateResponse, .status(500), .duplicate, .dropAfterForwarding])
             let url = "http://127.0.0.1:\(proxy.port)"
-            try hub.storage.setPullURL(deviceId: device.deviceId, url: url)
+            try await hub.storage.setPullURL(deviceId: device.deviceId, url: url)
             let puller = Puller(hub: hub.hub, logger: quietLogger)
 
             try await Self.pullUntilDone(puller, device, url)
             #expect(proxy.pendingFaults == 0)
             await proxy.quiesce()
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
 
             // New ratings later; pullAll() finds the device by its pull URL.
             try device.rate(7)
             #expect(await puller.pullAll() == 7)
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
             await puller.shutdown()
             await proxy.stop()
             await kiosk.stop()

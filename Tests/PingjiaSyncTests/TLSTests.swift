@@ -32,11 +32,11 @@ import Testing
                 guard case .retry = result else { Issue.record("expected a TLS failure with \(bundle ?? "system CAs"), got \(result)"); continue }
                 #expect(try device.store.syncState().ackedThroughSeq == 0)
             }
-            #expect(try hub.storage.chain(deviceId: device.deviceId).isEmpty)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).isEmpty)
 
             let pinned = await drain(try device.pusher(baseURL: url, caBundle: Self.fixtures + "/hub-cert.pem"))
             #expect(pinned == .idle)
-            try expectExactlyOnce(device, hub)
+            try await expectExactlyOnce(device, hub)
             await proxy.stop()
             await hub.stop()
         }

@@ -11,8 +11,8 @@ import Testing
 /// HTTP to a real hub, and nothing already stored changes.
 @Suite struct TamperTests {
     /// A hub and an enrolled device that has delivered `delivered` ratings.
-    static func setUp(_ dir: String, delivered: Int) async throws -> (HubHarness, TestDevice) {
-        let (hub, device) = try await startHubWithEnrolledDevice(dir)
+    static func setUp(_ dir: String, delivered: Int, _ backend: Backend) async throws -> (HubHarness, TestDevice) {
+        let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
         try device.rate(delivered)
         #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
         return (hub, device)
@@ -32,16 +32,17 @@ import Testing
         try SigningKey.load(path: Enrollment.keyFile(device.location), create: false)
     }
 
-    @Test func forgedBatchSignedWithAnotherKeyIsRefusedAndTheDeviceDeadLetters() async throws {
+    @Test(arguments: Backend.all)
+    func forgedBatchSignedWithAnotherKeyIsRefusedAndTheDeviceDeadLetters(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 5)
+            let (hub, device) = try await Self.setUp(dir, delivered: 5, backend)
             defer { device.close() }
             try device.rate(3)
             let forged = Batch(records: try device.store.records(after: 5), deviceId: device.deviceId, sentAt: "t", key: SigningKey())
             let (status, problem, _) = try await Self.post(forged, to: hub)
             #expect(status == 401)
             #expect(problem?.type == Problem.Kind.badSignature)
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 5)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 5)
 
             // A device whose key no longer matches stops, with the reason, instead of retrying.
             let result = await drain(try device.pusher(baseURL: hub.url, key: SigningKey()))
@@ -53,15 +54,16 @@ import Testing
         }
     }
 
-    @Test func replayedOldBatchChangesNothing() async throws {
+    @Test(arguments: Backend.all)
+    func replayedOldBatchChangesNothing(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 10)
+            let (hub, device) = try await Self.setUp(dir, delivered: 10, backend)
             defer { device.close() }
             let old = Batch(records: try device.store.records(after: 0, limit: 10), deviceId: device.deviceId,
                             sentAt: "2026-11-24T10:00:00.000+08:00", key: try Self.deviceKey(device))
             try device.rate(10)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
-            let before = try hub.storage.chain(deviceId: device.deviceId).map(\.hash)
+            let before = try await hub.storage.chain(deviceId: device.deviceId).map(\.hash)
 
             // Replayed under its own key and under a fresh one: the hub already holds these very
             // records, so it answers with a receipt for what it holds and stores nothing.
@@ -70,16 +72,17 @@ import Testing
                 #expect(status == 200)
                 #expect(receipt?.throughSeq ?? 0 >= 10)
             }
-            #expect(try hub.storage.chain(deviceId: device.deviceId).map(\.hash) == before)
-            try expectExactlyOnce(device, hub)
-            #expect(try hub.storage.alarms().isEmpty)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).map(\.hash) == before)
+            try await expectExactlyOnce(device, hub)
+            #expect(try await hub.storage.alarms().isEmpty)
             await hub.stop()
         }
     }
 
-    @Test func idempotencyKeyReusedForOtherRecordsIsRefused() async throws {
+    @Test(arguments: Backend.all)
+    func idempotencyKeyReusedForOtherRecordsIsRefused(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 4)
+            let (hub, device) = try await Self.setUp(dir, delivered: 4, backend)
             defer { device.close() }
             let key = try Self.deviceKey(device)
             let first = Batch(records: try device.store.records(after: 0, limit: 4), deviceId: device.deviceId, sentAt: "t", key: key)
@@ -88,14 +91,15 @@ import Testing
             let (status, problem, _) = try await Self.post(other, to: hub, key: first.idempotencyKey)
             #expect(status == 422)
             #expect(problem?.type == Problem.Kind.idempotencyMismatch)
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 4)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 4)
             await hub.stop()
         }
     }
 
-    @Test func recordAlteredAfterSigningIsRefusedAndAlarmed() async throws {
+    @Test(arguments: Backend.all)
+    func recordAlteredAfterSigningIsRefusedAndAlarmed(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 3)
+            let (hub, device) = try await Self.setUp(dir, delivered: 3, backend)
             defer { device.close() }
             try device.rate(4)
             var batch = Batch(records: try device.store.records(after: 3), deviceId: device.deviceId, sentAt: "t",
@@ -106,18 +110,19 @@ import Testing
             #expect(status == 422)
             #expect(problem?.type == Problem.Kind.chainBroken)
             #expect(problem?.detail.contains("seq 5") == true, "\(String(describing: problem))")
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 3)
-            #expect(try hub.storage.alarms().map(\.kind) == ["chain-broken"])
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 3)
+            #expect(try await hub.storage.alarms().map(\.kind) == ["chain-broken"])
             // The same batch again (a retry) is refused again but raises no second alarm.
             #expect(try await Self.post(batch, to: hub).0 == 422)
-            #expect(try hub.storage.alarms().count == 1)
+            #expect(try await hub.storage.alarms().count == 1)
             await hub.stop()
         }
     }
 
-    @Test func recordDeletedFromTheDeviceStoreStopsSyncAtTheHole() async throws {
+    @Test(arguments: Backend.all)
+    func recordDeletedFromTheDeviceStoreStopsSyncAtTheHole(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 3)
+            let (hub, device) = try await Self.setUp(dir, delivered: 3, backend)
             defer { device.close() }
             try device.rate(6)
             // Someone with the SQLite file removes seq 6, bypassing the store's guard.
@@ -130,14 +135,15 @@ import Testing
             let result = await drain(try device.pusher(baseURL: hub.url, batchRecords: 50))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("400") || reason.contains("422"), "\(reason)")
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 3, "the hub stored part of a broken batch")
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 3, "the hub stored part of a broken batch")
             await hub.stop()
         }
     }
 
-    @Test func rolledBackDeviceDatabaseThatRatesAgainIsRefusedAsAConflict() async throws {
+    @Test(arguments: Backend.all)
+    func rolledBackDeviceDatabaseThatRatesAgainIsRefusedAsAConflict(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 0)
+            let (hub, device) = try await Self.setUp(dir, delivered: 0, backend)
             try device.rate(20)
             // A backup of the kiosk at seq 20, before the hub saw anything past seq 0.
             let backup = dir + "/kiosk-backup.db"
@@ -158,18 +164,19 @@ import Testing
             let result = await drain(try restored.pusher(baseURL: hub.url))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("seq-conflict"), "\(reason)")
-            let alarms = try hub.storage.alarms()
+            let alarms = try await hub.storage.alarms()
             #expect(alarms.map(\.kind) == ["seq-conflict"])
             #expect(alarms.first?.seq == 21)
             // The hub kept what it had: 30 records, chain intact.
-            #expect(try hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 30, lastSeq: 30))
+            #expect(try await hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 30, lastSeq: 30))
             await hub.stop()
         }
     }
 
-    @Test func rolledBackDeviceDatabaseBehindTheHubDeadLetters() async throws {
+    @Test(arguments: Backend.all)
+    func rolledBackDeviceDatabaseBehindTheHubDeadLetters(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 0)
+            let (hub, device) = try await Self.setUp(dir, delivered: 0, backend)
             try device.rate(10)
             device.close()
             let backup = dir + "/kiosk-backup.db"
@@ -192,16 +199,17 @@ import Testing
         }
     }
 
-    @Test func revokedDeviceGets403AndDeadLetters() async throws {
+    @Test(arguments: Backend.all)
+    func revokedDeviceGets403AndDeadLetters(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await Self.setUp(dir, delivered: 5)
+            let (hub, device) = try await Self.setUp(dir, delivered: 5, backend)
             defer { device.close() }
-            _ = try hub.storage.revoke(deviceId: device.deviceId, now: Date())
+            _ = try await hub.storage.revoke(deviceId: device.deviceId, now: Date())
             try device.rate(2)
             let result = await drain(try device.pusher(baseURL: hub.url))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("403 revoked"), "\(reason)")
-            #expect(try hub.storage.chain(deviceId: device.deviceId).count == 5)
+            #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 5)
             // No busy retry: a second drain stops at once without asking the hub.
             let again = await drain(try device.pusher(baseURL: "http://127.0.0.1:9"))
             #expect(again == .deadLetter(reason))
@@ -224,9 +232,10 @@ import Testing
 }
 
 @Suite struct RetentionTests {
-    @Test func onlyAcknowledgedOldRecordsArePrunedAndTheChainStillVerifiesAndSyncs() async throws {
+    @Test(arguments: Backend.all)
+    func onlyAcknowledgedOldRecordsArePrunedAndTheChainStillVerifiesAndSyncs(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
-            let (hub, device) = try await startHubWithEnrolledDevice(dir)
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
             try device.rate(10)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
@@ -240,7 +249,7 @@ import Testing
                 return
             }
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
-            #expect(try hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 15, lastSeq: 15))
+            #expect(try await hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 15, lastSeq: 15))
             #expect(try device.store.pruneAcknowledged(ratedBefore: Date().addingTimeInterval(-3600)) == 0, "recent records were pruned")
             await hub.stop()
         }

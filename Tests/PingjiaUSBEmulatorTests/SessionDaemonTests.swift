@@ -59,12 +59,15 @@ extension KeypadEmulatorTests {
                 let called = try ratings(state, sql: "SELECT staff_id, level, flags FROM rating WHERE seq = 4")
                 #expect(called == ["A1023|1|[]"], "\(called)")
 
-                // Window 4 times out after 1 s: nobody rated, logged as 未评价 with window and staff.
+                // Window 4 times out after 1 s: nobody rated, 未评价 with window and staff.
                 let other = try httpPost(port: port, path: "/api/v1/windows/4/session", json: #"{"staffId":"A1024"}"#)
                 #expect(other.hasPrefix("HTTP/1.1 201"), "\(other)")
                 try daemon.err.waitForText("session timed out unrated", timeout: 10)
                 let line = daemon.err.all.first { $0.contains("session timed out unrated") } ?? ""
                 #expect(line.contains("window=4") && line.contains("staff=A1024"), "\(line)")
+                // ... and stored as a 未评价 record in the same chain, after the four presses.
+                let unrated = try ratings(state, sql: "SELECT seq, kind, window_id, staff_id, level FROM rating WHERE kind = 'unrated'")
+                #expect(unrated == ["5|unrated|4|A1024|0"], "\(unrated)")
                 #expect(daemon.terminate() == 0)
             } catch {
                 throw EmulatorError("\(error)\n--- pingjiad log\n\(daemon.err.all.joined(separator: "\n"))")

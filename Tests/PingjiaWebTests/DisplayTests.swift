@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdTesting
 import PingjiaCore
 import PingjiaKiosk
+import PingjiaStore
 import Testing
 
 @Suite struct DisplayTests {
@@ -103,6 +104,27 @@ import Testing
             #expect(page.status == .ok)
             #expect(page.text.contains("本窗口暂停服务"))
             #expect(!page.text.contains("<svg"))
+        }
+    }
+
+    @Test func theStarsAreTheStaffsRecentCountedRatingsOnly() async throws {
+        let kiosk = try WebKiosk()
+        // Counted: 非常满意, 非常满意, 满意 -> 5, 5, 4 stars = 4.7.
+        for level in [1, 1, 2] { _ = try kiosk.kiosk.rate(staffId: "A1023", level: level, channel: .keypad) }
+        // Not counted: a flagged press, a 未评价, a follow-up, another staff member's rating.
+        let bad = try kiosk.kiosk.rate(staffId: "A1023", level: 5, channel: .touch)
+        _ = try kiosk.kiosk.rate(staffId: "A1023", level: 5, channel: .keypad, flags: [.repeat])
+        try kiosk.kiosk.recordUnrated(staffId: "A1023", windowId: "W03", matterCode: nil, caseNo: nil, channel: .keypad)
+        _ = try kiosk.kiosk.addReasons(to: bad.rating.id, reasons: ["slow"], comment: nil, channel: .touch)
+        _ = try kiosk.kiosk.rate(staffId: "A1024", level: 5, channel: .keypad)
+        // 5, 5, 4 and the unflagged 非常不满意 (1 star): 15 / 4 = 3.75 -> 3.8.
+        #expect(try kiosk.kiosk.store.recentSatisfaction(staffId: "A1023") == RecentSatisfaction(count: 4, stars: 3.75))
+        #expect(try kiosk.kiosk.store.recentSatisfaction(staffId: "A1023", limit: 3).count == 3)
+        try await kiosk.withServer { client in
+            let page = try await client.get("/display/W03").text
+            #expect(page.contains(#"★★★★☆<span class="score">3.8</span><span class="count">近4次评价</span>"#), "\(page)")
+            let empty = try await client.get("/display/W99").text
+            #expect(empty.contains(#"<div id="stars"></div>"#), "no ratings, no stars")
         }
     }
 }

@@ -6,6 +6,7 @@ import PingjiaConfig
 import PingjiaCore
 import PingjiaKiosk
 import PingjiaWeb
+import Synchronization
 import Testing
 
 struct TestFailure: Error, CustomStringConvertible {
@@ -24,12 +25,15 @@ final class WebKiosk: Sendable {
 
     /// - Parameter sessionClock: the session engine's time; a frozen clock keeps 谢谢 and sessions
     ///   from expiring on a slow machine.
-    init(config: String = "", sessionClock: any DeviceClock = SystemDeviceClock()) throws {
+    /// - Parameter kioskClock: the time records are stamped with (the follow-up window is measured on it).
+    init(config: String = "", sessionClock: any DeviceClock = SystemDeviceClock(),
+         kioskClock: any DeviceClock = SystemDeviceClock()) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("PingjiaWebTests-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data(config.utf8).write(to: dir.appendingPathComponent("pingjia.toml"))
         let location = StateLocation(stateDirectory: dir.path, configFile: nil)
-        kiosk = try KioskContext(location: location, create: true, logger: Logger(label: "test"), metrics: metrics.kioskMetrics)
+        kiosk = try KioskContext(location: location, create: true, logger: Logger(label: "test"), clock: kioskClock,
+                                 metrics: metrics.kioskMetrics)
         _ = try kiosk.store.importRoster(
             staff: [Staff(id: "A1023", name: "张三", windowId: "W03"), Staff(id: "A1024", name: "李四", windowId: "W04")],
             windows: [ServiceWindow(id: "W03", name: "3号窗口"), ServiceWindow(id: "W04", name: "4号窗口")],
@@ -62,6 +66,17 @@ final class WebKiosk: Sendable {
 /// Session time that does not move.
 struct FrozenClock: DeviceClock {
     func now() -> DeviceTime { DeviceTime(wallClock: "2026-11-24T10:00:00.000+08:00", monotonicNs: 1_000_000_000) }
+}
+
+/// Time the test moves by hand (timeouts, the follow-up window) instead of sleeping.
+final class MovableClock: DeviceClock {
+    private let ns = Mutex<UInt64>(1_000_000_000)
+
+    func now() -> DeviceTime {
+        DeviceTime(wallClock: "2026-11-24T10:00:00.000+08:00", monotonicNs: ns.withLock { $0 })
+    }
+
+    func advance(seconds: UInt64) { ns.withLock { $0 += seconds * 1_000_000_000 } }
 }
 
 extension TestClientProtocol {

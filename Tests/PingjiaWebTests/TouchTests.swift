@@ -17,6 +17,8 @@ import Testing
             #expect(page.contains(#"class="level" data-level="1" data-bad="false""#), "\(page)")
             #expect(page.contains(#"<input type="checkbox" value="slow">"#), "\(page)")
             #expect(page.contains("/api/v1/windows/W03/rating") && page.contains("张三") && page.contains("谢谢您的评价"), "\(page)")
+            // A bad level's reasons follow the committed rating; the citizen may skip them.
+            #expect(page.contains("/api/v1/ratings/") && page.contains("/reasons") && page.contains("跳过"), "\(page)")
         }
     }
 
