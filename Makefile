@@ -7,7 +7,8 @@
 #   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
 #   make run-hub-pg  the same hub on PostgreSQL: a local cluster in ./.pingjia-hub-pg, started for you
 #   make test      deps + the whole test suite; the hub suite runs on SQLite and on a throwaway
-#                  PostgreSQL (scripts/with-postgres.sh); PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg
+#                  PostgreSQL (scripts/with-postgres.sh); PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg;
+#                  the torture campaigns run short; then 10 s of each fuzz target
 #   make torture   the crash and fault campaigns in full: 100 kill -9, disk full, 50 power-cut copies
 #   make bench     benchmarks against C baselines -> Benchmarks/results/<UTC time>.md (release build, long)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
@@ -110,7 +111,10 @@ BLOCKING_SUITES := KeypadEmulatorTests|BrowserTests
 TEST_LEGS := $(SWIFT) test --skip-build --skip '$(BLOCKING_SUITES)' && \
              $(SWIFT) test --skip-build --filter '$(BLOCKING_SUITES)'
 
-# A PostgreSQL leg that is skipped must not look like a pass: it is announced, loudly.
+# A PostgreSQL leg that is skipped must not look like a pass: it is announced, loudly. After the
+# suite, every fuzz target briefly (FUZZ_TEST_SECONDS each; the sanitizer build in .build-fuzz is
+# what costs time the first time, see Tests/Fuzz/README.md).
+FUZZ_TEST_SECONDS ?= 10
 test: deps
 	$(SWIFT) build --build-tests
 	@if [ "$$PINGJIA_TEST_POSTGRES" = 0 ]; then \
@@ -122,6 +126,7 @@ test: deps
 	else \
 	  scripts/with-postgres.sh sh -c "$(TEST_LEGS)"; \
 	fi
+	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_TEST_SECONDS) || exit 1; done
 
 # `make test` runs the same campaigns in a short form (5 kills, 4 copies).
 TORTURE_KILLS  ?= 100
