@@ -7,7 +7,8 @@
 #   make run-hub   deps + build, then a hub on 127.0.0.1:8780 with its database in ./.pingjia-hub
 #   make run-hub-pg  the same hub on PostgreSQL: a local cluster in ./.pingjia-hub-pg, started for you
 #   make test      deps + the whole test suite; the hub suite runs on SQLite and on a throwaway
-#                  PostgreSQL (scripts/with-postgres.sh); PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg
+#                  PostgreSQL (scripts/with-postgres.sh); PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg;
+#                  the torture campaigns run short; then 10 s of each fuzz target
 #   make torture   the crash and fault campaigns in full: 100 kill -9, disk full, 50 power-cut copies
 #   make bench     benchmarks against C baselines -> Benchmarks/results/<UTC time>.md (release build, long)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus
@@ -26,9 +27,11 @@ BIN       := $(CURDIR)/.build/debug
 # display and touch pages; a CJK font by name, or Chinese renders as boxes in their screenshots.
 # systemd-analyze rates the hardening of our units; gcc builds the C benchmark baselines and the
 # ENOSPC shim of the disk-full campaign. postgresql: the hub's PostgreSQL backend is tested
-# against a real server (scripts/with-postgres.sh), and make run-hub-pg runs on it.
+# against a real server (scripts/with-postgres.sh), and make run-hub-pg runs on it. rsvg-convert
+# turns `pingjia qr sheet` into PDF, with CJK glyphs from fonts-wqy-microhei; tests render those
+# pages back with pdftoppm (poppler-utils).
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
-                sqlite3 zbar-tools librsvg2-bin strace \
+                sqlite3 zbar-tools librsvg2-bin strace poppler-utils \
                 umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi python3-pip \
                 chromium chromium-driver fonts-wqy-microhei systemd gcc postgresql
 
@@ -108,7 +111,10 @@ BLOCKING_SUITES := KeypadEmulatorTests|BrowserTests
 TEST_LEGS := $(SWIFT) test --skip-build --skip '$(BLOCKING_SUITES)' && \
              $(SWIFT) test --skip-build --filter '$(BLOCKING_SUITES)'
 
-# A PostgreSQL leg that is skipped must not look like a pass: it is announced, loudly.
+# A PostgreSQL leg that is skipped must not look like a pass: it is announced, loudly. After the
+# suite, every fuzz target briefly (FUZZ_TEST_SECONDS each; the sanitizer build in .build-fuzz is
+# what costs time the first time, see Tests/Fuzz/README.md).
+FUZZ_TEST_SECONDS ?= 10
 test: deps
 	$(SWIFT) build --build-tests
 	@if [ "$$PINGJIA_TEST_POSTGRES" = 0 ]; then \
@@ -120,6 +126,7 @@ test: deps
 	else \
 	  scripts/with-postgres.sh sh -c "$(TEST_LEGS)"; \
 	fi
+	@for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_TEST_SECONDS) || exit 1; done
 
 # `make test` runs the same campaigns in a short form (5 kills, 4 copies).
 TORTURE_KILLS  ?= 100

@@ -131,4 +131,42 @@ import Testing
         try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: path)
         #expect(throws: Never.self) { try SigningKey.load(path: path, create: false) }
     }
+
+    /// FuzzBatch's seeds must be batches the hub accepts (signed with the fuzzer's key), or the
+    /// fuzzer starts from nothing but refusals.
+    @Test func theFuzzSeedsAreValidBatches() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/corpus/batch")
+        let key = try SigningKey(rawRepresentation: Data(repeating: 7, count: 32))
+        if ProcessInfo.processInfo.environment["PINGJIA_WRITE_FUZZ_SEEDS"] == "1" { try Self.writeFuzzSeeds(to: directory, key: key) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }
+        #expect(names.count >= 3)
+        for name in names {
+            let batch = try JSONDecoder().decode(Batch.self, from: Data(contentsOf: directory.appendingPathComponent(name)))
+            #expect(try batch.verify(with: key.publicKey).get().count == batch.records.count, "\(name)")
+        }
+    }
+
+    static func writeFuzzSeeds(to directory: URL, key: SigningKey) throws {
+        func rating(_ index: Int) -> NewRating {
+            NewRating(staffId: "A1023", windowId: "3", matterCode: index == 1 ? "11000000000000000X4440111700001" : nil,
+                      caseNo: index == 2 ? "BJ-2026-7" : nil, channel: [RatingChannel.keypad, .touch, .qr][index % 3],
+                      scale: "five", level: index % 5 + 1, code: SatisfactionCode(rawValue: index % 5 + 1)!,
+                      reasons: index % 2 == 0 ? ["slow", "attitude"] : [], comment: index == 2 ? "等了很久" : nil,
+                      ratedAt: "2026-11-24T10:44:00.123+08:00", monotonicNs: UInt64(index) * 1_000, flags: index == 3 ? [.test] : [])
+        }
+        var previous = ChainHash.genesis
+        var records: [RatingRecord] = []
+        for seq in 1...4 {
+            let record = RatingRecord(seq: UInt64(seq), deviceId: deviceId, rating: rating(seq), prevHash: previous)
+            records.append(record)
+            previous = record.hash
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for (name, slice) in [("one", Array(records.prefix(1))), ("four", records), ("tail", Array(records.suffix(2)))] {
+            let batch = Batch(records: slice, deviceId: deviceId, sentAt: "2026-11-24T10:45:00.000+08:00", key: key)
+            try encoder.encode(batch).write(to: directory.appendingPathComponent("\(name).json"))
+        }
+    }
 }

@@ -112,6 +112,14 @@ extension KeypadEmulatorTests {
                 _ = daemon.exitStatus(timeout: 10)
                 if count(emulator, Self.thanks) < pressed.count { killedInFlight += 1 }
                 usleep(100_000)   // the emulator's event reader catches up
+                // A fresh device node for the next daemon: umockdev's ioctl channel of a client
+                // killed mid-ioctl can break the next client's (the preload then aborts it). A
+                // report queued but never delivered goes with the old node, like a press on an
+                // unplugged keypad; `pressed` keeps it, `delivered` does not.
+                emulator.send("unplug pj3r")
+                try emulator.events.wait(for: "unplugged", count: round)
+                emulator.send("replug pj3r")
+                try emulator.events.wait(for: "plugged", count: round + 1)
 
                 let thanked = count(emulator, Self.thanks)
                 let stored = try sqlite(state.appendingPathComponent("pingjia.db"), "SELECT level FROM rating ORDER BY seq")

@@ -1,0 +1,179 @@
+import Benchmark
+import Foundation
+import Logging
+import PingjiaConfig
+import PingjiaCore
+import PingjiaHub
+import PingjiaQR
+import PingjiaStore
+import PingjiaSync
+import PingjiaSyncProtocol
+import ServiceLifecycle
+
+// The names are what Benchmarks/run.py looks for; keep them in step.
+let benchmarks: @Sendable () -> Void = {
+    let environment = ProcessInfo.processInfo.environment
+
+    // Press -> durable commit: `KioskStore.append` from call to return, i.e. until the rating is
+    // committed with WAL + synchronous=FULL (fsync'd). The daemon thanks the keypad only after
+    // this returns, so it is the part of a press the citizen can wait on.
+    Benchmark("press-commit",
+              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds,
+                                   warmupIterations: 20, maxDuration: .seconds(20), maxIterations: 2_000),
+              closure: { _ in
+                  try appendState.append()
+              },
+              setup: { try appendState.open() },
+              teardown: { appendState.close() })
+
+    // The QR code of a staff member's rating link, encoded and rendered as PNG (8 px per module,
+    // quiet zone 4), as `pingjia qr` and the window display make it.
+    Benchmark("qr-png",
+              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds,
+                                   warmupIterations: 20, maxDuration: .seconds(10), maxIterations: 5_000),
+              closure: { _ in
+                  let matrix = try QRMatrix(payload: qrPayload, errorCorrection: .medium)
+                  blackHole(try QRRenderer.png(matrix, options: QRRenderOptions(moduleSize: 8, quietZone: 4)))
+              })
+
+    // A kiosk that was offline for weeks: its buffered ratings pushed to a hub on loopback until
+    // the last receipt. One run; the store is filled and the hub started in setup.
+    let count = environment["PINGJIA_BENCH_DRAIN"].flatMap { Int($0) } ?? 1_000_000
+    Benchmark("push-drain",
+              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .milliseconds,
+                                   warmupIterations: 0, maxDuration: .seconds(1_800), maxIterations: 1),
+              closure: { _ in
+                  try await drainState.drain()
+              },
+              setup: { try await drainState.prepare(count: count) },
+              teardown: { await drainState.stop() })
+}
+
+let qrPayload = "https://pj.example.gov.cn/r/pj-0123456789ab/A1023?w=3&s=five"
+
+let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+
+func benchRating(_ index: Int) -> NewRating {
+    let level = index % 5 + 1
+    return NewRating(staffId: "A\(1000 + index % 7)", windowId: "\(index % 9 + 1)", matterCode: "11000000000000000X4440111700001",
+                     channel: [RatingChannel.keypad, .touch, .qr][index % 3], scale: "five", level: level,
+                     code: SatisfactionCode(rawValue: level)!, reasons: level >= 4 ? ["slow"] : [],
+                     comment: level == 5 ? "等了很久" : nil,
+                     ratedAt: DeviceTime.format(Date()), monotonicNs: UInt64(index) * 1_000_000)
+}
+
+func scratchDirectory(_ name: String) throws -> String {
+    // BENCH_DIR puts the files on the disk being measured (run.py passes one); default: TMPDIR.
+    let base = ProcessInfo.processInfo.environment["BENCH_DIR"] ?? NSTemporaryDirectory()
+    let path = (base as NSString).appendingPathComponent("pingjia-bench-\(name)-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+final class AppendState: @unchecked Sendable {
+    private var directory: String?
+    private var store: KioskStore?
+    private var index = 0
+
+    func open() throws {
+        let directory = try scratchDirectory("append")
+        self.directory = directory
+        store = try KioskStore.open(path: directory + "/pingjia.db", deviceId: "pj-0123456789ab", logger: quiet)
+    }
+
+    func append() throws {
+        index += 1
+        blackHole(try store!.append(benchRating(index)))
+    }
+
+    func close() {
+        store?.close()
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}
+let appendState = AppendState()
+
+final class DrainState: @unchecked Sendable {
+    private var directory: String?
+    private var store: KioskStore?
+    private var storage: SQLiteHubStorage?
+    private var group: ServiceGroup?
+    private var task: Task<Void, any Error>?
+    private var pusher: Pusher?
+    private var count = 0
+
+    func prepare(count: Int) async throws {
+        self.count = count
+        let directory = try scratchDirectory("drain")
+        self.directory = directory
+        let location = StateLocation(stateDirectory: directory + "/device", configFile: nil, environment: [:], isRoot: false)
+        try FileManager.default.createDirectory(atPath: location.stateDirectory, withIntermediateDirectories: true)
+        let deviceId = try DeviceIdentity.load(location, create: true)
+        let store = try KioskStore.open(path: location.storeFile, deviceId: deviceId, logger: quiet)
+        self.store = store
+        var index = 0
+        while index < count {
+            let chunk = min(10_000, count - index)
+            try store.appendAll((index..<(index + chunk)).map(benchRating))
+            index += chunk
+        }
+
+        // The benchmark profile: the hub's per-device rate limit lifted and batches 4x the
+        // shipped default, because a drain is one device sending as fast as it can. With the
+        // shipped settings (20 requests/s, 500 ratings a batch) a drain cannot beat 10,000/s.
+        let storage = try SQLiteHubStorage(path: directory + "/hub/hub.db")
+        self.storage = storage
+        let hub = Hub(storage: storage, key: SigningKey(), logger: quiet)
+        var settings = HubSettings()
+        settings.port = 0
+        settings.requestsPerSecond = 1_000_000
+        settings.burst = 1_000_000
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = buildApplication(hub: hub, settings: settings, logger: quiet) { port in continuation.yield(port) }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: quiet)
+        self.group = group
+        task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw BenchError("the hub did not start") }
+        let url = "http://127.0.0.1:\(port)"
+
+        let code = try await hub.addDevice(hall: "基准大厅", name: "1号窗口").code
+        let enrollTransport = try HTTPHubTransport(baseURL: url, timeout: .seconds(30))
+        let enrollment = try await Enrollment.enroll(location: location, deviceId: deviceId, hubURL: url, code: code,
+                                                     transport: enrollTransport)
+        await enrollTransport.shutdown()
+        var push = PushSettings()
+        push.batchRecords = ProcessInfo.processInfo.environment["PINGJIA_BENCH_BATCH"].flatMap { Int($0) } ?? 2_000
+        push.batchBytes = 4 * 1024 * 1024 - 64 * 1024
+        push.backoffBase = .milliseconds(10)
+        push.backoffCap = .milliseconds(200)
+        pusher = Pusher(store: store, key: try SigningKey.load(path: Enrollment.keyFile(location), create: false),
+                        hubKey: PublicKey(base64: enrollment.hubPublicKey)!,
+                        transport: try HTTPHubTransport(baseURL: url, timeout: .seconds(120), maxResponseBytes: 1 << 20),
+                        settings: push, logger: quiet)
+    }
+
+    func drain() async throws {
+        let step = await pusher!.drain(deadline: .now + .seconds(1_800))
+        guard step == .idle else { throw BenchError("the drain ended with \(step)") }
+        let state = try store!.syncState()
+        guard state.ackedThroughSeq == UInt64(count) else {
+            throw BenchError("only \(state.ackedThroughSeq) of \(count) ratings acknowledged")
+        }
+    }
+
+    func stop() async {
+        await pusher?.transport.shutdown()
+        await group?.triggerGracefulShutdown()
+        _ = await task?.result
+        storage?.close()
+        store?.close()
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}
+let drainState = DrainState()
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
