@@ -116,6 +116,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // The installer's flows over the other modules: self-test checks, guided setup.
+        .target(name: "PingjiaInstaller", dependencies: [
+            "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices",
+            "PingjiaSync", "PingjiaSyncProtocol",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .executableTarget(name: "pingjia-hub", dependencies: [
             "PingjiaHub", "PingjiaSyncProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -130,7 +137,7 @@ let package = Package(
         ]),
         .executableTarget(name: "pingjia", dependencies: [
             "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaRoster", "PingjiaQR", "PingjiaUSB", "PingjiaDevices", "PingjiaKiosk",
-            "PingjiaSync", "PingjiaSyncProtocol",
+            "PingjiaSync", "PingjiaSyncProtocol", "PingjiaInstaller",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -169,7 +176,8 @@ let package = Package(
         ]),
         // Real libusb against umockdev-emulated devices: the built `pingjia` and `pingjiad` run
         // under the umockdev preload while Tests/Emulator/usb_emulator.py plays the device.
-        // The torture campaigns (TortureTests) also run a real `pingjia-hub`.
+        // The torture campaigns (TortureTests) and the installer's setup and self-test also run
+        // a real `pingjia-hub`.
         .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad", "pingjia-hub"]),
         .testTarget(name: "PingjiaSyncProtocolTests", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"]),
         // Real HTTP over loopback, real SQLite on both sides (the hub on PostgreSQL too), and a

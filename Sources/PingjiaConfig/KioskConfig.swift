@@ -65,12 +65,15 @@ public struct KioskConfig: Sendable, Equatable {
         for keypad in root.tables("keypad") ?? [] {
             let port = keypad.string("port")
             let serial = keypad.string("serial")
-            let staff = keypad.string("staff", required: true)
+            let staff = keypad.string("staff")
             let window = keypad.string("window")
             if port == nil && serial == nil {
-                keypad.problem(nil, "a [[keypad]] needs port = \"1-1.2\" or serial = \"…\" (see `pingjia devices list`)")
+                keypad.problem(nil, "a [[keypad]] needs port = \"1-1.2\" or serial = \"…\" (see `pingjia devices list`, or pair it with `pingjia pair`)")
             }
-            if let staff, port != nil || serial != nil {
+            if staff == nil && window == nil {
+                keypad.problem(nil, "a [[keypad]] needs window = \"3\" (as `pingjia pair` writes) or staff = \"工号\"")
+            }
+            if staff != nil || window != nil, port != nil || serial != nil {
                 config.keypads.append(KeypadPairing(port: port, serial: serial, staffId: staff, windowId: window))
             }
         }
@@ -178,13 +181,15 @@ public struct KioskConfig: Sendable, Equatable {
     # trace, debug, info, notice, warning, error or critical
     level = "info"
 
-    # Rating devices and whom they rate: one [[keypad]] per keypad or touch terminal, found by the
-    # USB port it is plugged into (`pingjia devices list`) or its serial number. Presses on a
-    # device with no entry are still recorded, flagged unarmed.
+    # Rating devices and where they rate: one [[keypad]] per keypad or touch terminal, found by the
+    # USB port it is plugged into (`pingjia devices list`) and its serial number. `pingjia pair`
+    # writes these: press a key on the keypad at a window and it is bound to that window. Presses
+    # on a device with no entry are still recorded, flagged unarmed.
     # [[keypad]]
     # port = "1-1.2"
-    # staff = "A1023"                # 工号 from the roster
-    # window = "W03"                 # default: the staff member's window in the roster
+    # serial = "PJ5-000123"
+    # window = "3"                   # rates whoever serves at window 3
+    # staff = "A1023"                # or always this 工号 (window: theirs in the roster)
 
     [session]
     # "armed": a press counts (一次一评) only in a session armed by the local API
@@ -273,24 +278,29 @@ public struct SyncConfig: Sendable, Equatable {
     }
 }
 
-/// One `[[keypad]]` of the config: the device at `port` (or with `serial`) rates `staffId`.
+/// One `[[keypad]]` of the config: the device at `port` (or with `serial`) rates at `windowId`,
+/// or rates `staffId`.
 public struct KeypadPairing: Sendable, Equatable {
     public var port: String?
     public var serial: String?
-    public var staffId: String
+    public var staffId: String?
     public var windowId: String?
 
-    public init(port: String?, serial: String?, staffId: String, windowId: String?) {
+    public init(port: String?, serial: String?, staffId: String?, windowId: String?) {
         self.port = port
         self.serial = serial
         self.staffId = staffId
         self.windowId = windowId
     }
 
-    /// The pairing for a device; serial numbers win over ports (a unit moved to another port
-    /// keeps its staff member).
+    /// The pairing for a device: port and serial both matching first (cheap keypads may share
+    /// one serial number), then the serial alone (a unit moved to another port keeps its
+    /// window), then the port alone for entries without a serial.
     public static func find(in pairings: [KeypadPairing], port: String, serial: String?) -> KeypadPairing? {
-        if let serial, let bySerial = pairings.first(where: { $0.serial == serial }) { return bySerial }
+        if let serial {
+            if let exact = pairings.first(where: { $0.serial == serial && $0.port == port }) { return exact }
+            if let bySerial = pairings.first(where: { $0.serial == serial }) { return bySerial }
+        }
         return pairings.first { $0.serial == nil && $0.port == port }
     }
 }

@@ -91,6 +91,28 @@ public enum ChainVerification: Sendable, Equatable {
     case broken(seq: UInt64, reason: String)
 }
 
+/// Walks a device's stored records in seq order, as each backend reads them: numbered from 1
+/// without a hole, each linked to the one before, each hash the hash of its fields.
+struct ChainWalk {
+    private var expected: UInt64 = 1
+    private var previous = ChainHash.genesis
+    private var count = 0
+
+    /// Nil while the chain holds; the verdict at the first break (`record` nil: unreadable).
+    mutating func next(_ record: RatingRecord?) -> ChainVerification? {
+        guard let record else { return .broken(seq: expected, reason: "a stored field is unreadable") }
+        if record.seq != expected { return .broken(seq: expected, reason: "missing: the chain jumps to \(record.seq)") }
+        if record.prevHash != previous { return .broken(seq: record.seq, reason: "prevHash does not match seq \(record.seq - 1)") }
+        if !record.hashMatchesContent { return .broken(seq: record.seq, reason: "fields do not match the hash") }
+        previous = record.hash
+        expected += 1
+        count += 1
+        return nil
+    }
+
+    var intact: ChainVerification { .intact(count: count, lastSeq: expected - 1) }
+}
+
 public struct ExportedRecord: Sendable, Equatable {
     public let cursor: Int64
     public let record: RatingRecord

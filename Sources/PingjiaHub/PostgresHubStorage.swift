@@ -582,22 +582,12 @@ public final class PostgresHubStorage: HubStorage {
 
     public func verifyChain(deviceId: String) async throws(HubError) -> ChainVerification {
         try await read("verifying a chain") { connection in
-            var expected: UInt64 = 1
-            var previous = ChainHash.genesis
-            var count = 0
+            var walk = ChainWalk()
             for try await row in try await connection.query(
                 "SELECT \(unescaped: Self.recordColumns) FROM record WHERE device_id = \(deviceId) ORDER BY seq", logger: self.logger) {
-                guard let record = try Self.record(row).record else {
-                    return .broken(seq: expected, reason: "a stored field is unreadable")
-                }
-                if record.seq != expected { return .broken(seq: expected, reason: "missing: the chain jumps to \(record.seq)") }
-                if record.prevHash != previous { return .broken(seq: record.seq, reason: "prevHash does not match seq \(record.seq - 1)") }
-                if !record.hashMatchesContent { return .broken(seq: record.seq, reason: "fields do not match the hash") }
-                previous = record.hash
-                expected += 1
-                count += 1
+                if let broken = walk.next(try Self.record(row).record) { return broken }
             }
-            return .intact(count: count, lastSeq: expected - 1)
+            return walk.intact
         }
     }
 

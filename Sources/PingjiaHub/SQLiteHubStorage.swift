@@ -349,19 +349,11 @@ public final class SQLiteHubStorage: HubStorage {
     public func verifyChain(deviceId: String) async throws(HubError) -> ChainVerification {
         try read("verifying a chain") { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM record WHERE device_id = ? ORDER BY seq", arguments: [deviceId])
-            var expected: UInt64 = 1
-            var previous = ChainHash.genesis
-            var count = 0
+            var walk = ChainWalk()
             while let row = try rows.next() {
-                guard let record = Self.record(row) else { return .broken(seq: expected, reason: "a stored field is unreadable") }
-                if record.seq != expected { return .broken(seq: expected, reason: "missing: the chain jumps to \(record.seq)") }
-                if record.prevHash != previous { return .broken(seq: record.seq, reason: "prevHash does not match seq \(record.seq - 1)") }
-                if !record.hashMatchesContent { return .broken(seq: record.seq, reason: "fields do not match the hash") }
-                previous = record.hash
-                expected += 1
-                count += 1
+                if let broken = walk.next(Self.record(row)) { return broken }
             }
-            return .intact(count: count, lastSeq: expected - 1)
+            return walk.intact
         }
     }
 

@@ -28,8 +28,24 @@ public enum QRRenderer {
         let q = clamp(options.quietZone, 0), scale = clamp(options.moduleSize, 1)
         let n = m.size + 2 * q
         let pixels = n * scale
-        // One path with horizontal runs keeps the markup small and avoids
-        // the hairline seams that per-module rects show when scaled.
+        return """
+            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(n) \(n)" width="\(pixels)" height="\(pixels)" shape-rendering="crispEdges">\
+            <rect width="\(n)" height="\(n)" fill="#fff"/><path fill="#000" d="\(pathData(m, quietZone: q))"/></svg>
+            """
+    }
+
+    /// The symbol as an SVG element to nest in a larger drawing (a sticker sheet): a square of
+    /// side `side` user units at (`x`, `y`), quiet zone included.
+    public static func svgElement(_ m: QRMatrix, x: Double, y: Double, side: Double, quietZone: Int = 4) -> String {
+        let q = clamp(quietZone, 0)
+        let n = m.size + 2 * q
+        return "<svg x=\"\(x)\" y=\"\(y)\" width=\"\(side)\" height=\"\(side)\" viewBox=\"0 0 \(n) \(n)\" shape-rendering=\"crispEdges\">"
+            + "<rect width=\"\(n)\" height=\"\(n)\" fill=\"#fff\"/><path fill=\"#000\" d=\"\(pathData(m, quietZone: q))\"/></svg>"
+    }
+
+    /// One path with horizontal runs keeps the markup small and avoids the hairline seams that
+    /// per-module rects show when scaled.
+    private static func pathData(_ m: QRMatrix, quietZone q: Int) -> String {
         var d = ""
         for y in 0..<m.size {
             var x = 0
@@ -41,10 +57,7 @@ public enum QRRenderer {
                 d += "M\(start + q) \(y + q)h\(run)v1h-\(run)z"
             }
         }
-        return """
-            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(n) \(n)" width="\(pixels)" height="\(pixels)" shape-rendering="crispEdges">\
-            <rect width="\(n)" height="\(n)" fill="#fff"/><path fill="#000" d="\(d)"/></svg>
-            """
+        return d
     }
 
     /// Half-block text, two module rows per line. By default light modules

@@ -46,7 +46,8 @@ struct TouchPage: Sendable {
         <style>
         html,body{margin:0;height:100%;background:#f4f6f8;color:#1a1a1a;font-family:"Noto Sans CJK SC","Source Han Sans SC",sans-serif}
         main{display:flex;flex-direction:column;align-items:center;justify-content:center;min-height:100%;gap:3vh;padding:2vh}
-        h1{font-size:6vh;margin:0}
+        section{text-align:center}
+        h1{font-size:6vh;margin:0 0 3vh}
         .levels{display:flex;flex-wrap:wrap;gap:2vh;justify-content:center}
         button{font:inherit;border:0;border-radius:2vh;cursor:pointer}
         .level{font-size:5vh;min-width:28vw;min-height:14vh;background:#2e7d32;color:#fff}

@@ -30,9 +30,10 @@ extension WebContext {
     func defaultStaff(windowId: String) throws(Problem) -> Staff? {
         do {
             for pairing in kiosk.config.keypads {
+                guard let staffId = pairing.staffId else { continue }
                 if let window = pairing.windowId {
-                    if window == windowId { return try kiosk.store.staff(id: pairing.staffId) }
-                } else if let staff = try kiosk.store.staff(id: pairing.staffId), staff.windowId == windowId {
+                    if window == windowId { return try kiosk.store.staff(id: staffId) }
+                } else if let staff = try kiosk.store.staff(id: staffId), staff.windowId == windowId {
                     return staff
                 }
             }

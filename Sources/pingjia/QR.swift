@@ -5,11 +5,21 @@ import PingjiaQR
 
 struct QR: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Make a QR code: a staff member's rating link, or any text.",
+        abstract: "Make a QR code (a staff member's rating link, or any text), or a sheet of stickers.",
         discussion: """
             pingjia qr --staff A1023 --format png --output A1023.png
             pingjia qr --text "https://example.org" --format text
-            """
+            pingjia qr sheet --output stickers.pdf     stickers for the whole roster
+            """,
+        subcommands: [QRCode.self, QRSheet.self],
+        defaultSubcommand: QRCode.self
+    )
+}
+
+struct QRCode: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "code",
+        abstract: "One QR code: a staff member's rating link, or any text (the default of `pingjia qr`)."
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case png, svg, text }

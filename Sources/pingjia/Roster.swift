@@ -26,6 +26,9 @@ struct Roster: AsyncParsableCommand {
         @Flag(help: "The file is the whole roster: remove staff who are not in it.")
         var replace = false
 
+        @Flag(name: .customLong("dry-run"), help: "Only show what would change.")
+        var dryRun = false
+
         @OptionGroup var state: StateOptions
 
         func run() async throws {
@@ -40,6 +43,14 @@ struct Roster: AsyncParsableCommand {
                 }
                 let context = try state.open()
                 defer { context.close() }
+                // The change is shown before it is applied, so a wrong file is noticed at a glance.
+                let diff = RosterDiff(current: try context.store.staff(), incoming: roster.staff, replace: replace)
+                for line in diff.lines { print(line) }
+                if diff.isEmpty { print("no change to the staff") }
+                if dryRun {
+                    print("dry run: nothing applied")
+                    return
+                }
                 let summary = try context.store.importRoster(staff: roster.staff, windows: roster.windows, replace: replace)
                 print("imported \(file): \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed; "
                       + "\(roster.windows.count) windows")

@@ -156,7 +156,7 @@ struct Sync: AsyncParsableCommand {
 final class ProgressBar: @unchecked Sendable {
     let total: UInt64
     let startAcked: UInt64
-    let isTerminal = isatty(2) == 1
+    let isTerminal = Terminal.standardError.isTTY
     var lastPrint = ContinuousClock.now - .seconds(2)
 
     init(total: UInt64, startAcked: UInt64) {

@@ -56,6 +56,17 @@ struct PingjiaDaemon: AsyncParsableCommand {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])
             Self.cannotStart(error)
         }
+        // One daemon per state directory; `pingjia pair` and `pingjia setup` check this lock too.
+        let daemonLock: DaemonLock
+        do {
+            guard let lock = try DaemonLock.acquire(location) else {
+                throw ConfigEditError("another pingjiad is already running on \(location.stateDirectory)")
+            }
+            daemonLock = lock
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error)"])
+            Self.cannotStart(error)
+        }
         let scaleName: String
         do {
             scaleName = try kiosk.scale().name
@@ -120,6 +131,7 @@ struct PingjiaDaemon: AsyncParsableCommand {
             logger: logger
         )
         try await group.run()
+        withExtendedLifetime(daemonLock) {}
         logger.info("stopped")
     }
 }

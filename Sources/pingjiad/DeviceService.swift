@@ -44,6 +44,17 @@ struct DeviceService: Service {
         KeypadPairing.find(in: kiosk.config.keypads, port: device.port, serial: device.serial)
     }
 
+    /// Whom a paired device rates when nobody is signed in at its window: the pairing's staff
+    /// member, else (a keypad paired with a window by `pingjia pair`) the one person the roster
+    /// has at that window.
+    private func pairedStaff(_ pairing: KeypadPairing?) -> String? {
+        guard let pairing else { return nil }
+        if let staffId = pairing.staffId { return staffId }
+        guard let window = pairing.windowId, let staff = try? kiosk.store.staff() else { return nil }
+        let atWindow = staff.filter { $0.windowId == window }
+        return atWindow.count == 1 ? atWindow[0].id : nil
+    }
+
     private func handle(_ event: DeviceEvent, manager: DeviceManager) async {
         guard let profile = event.profile else { return }
         var logger = self.logger
@@ -53,7 +64,7 @@ struct DeviceService: Service {
         case .attached:
             health.usbEvent()
             if pairing(event.device) == nil {
-                logger.warning("device is not paired with a staff member: its ratings are kept, flagged unarmed; add a [[keypad]] with port = \"\(event.device.port)\" to the config")
+                logger.warning("device is not paired with a window: its ratings are kept, flagged unarmed; pair it with `pingjia pair --window N` (port \(event.device.port))")
             }
             if profile.family == .serialFrame {
                 await send("prompt", to: event, manager: manager, logger: logger)
@@ -80,7 +91,7 @@ struct DeviceService: Service {
     private func window(of device: USBDeviceInfo, pairing: KeypadPairing?) -> String {
         if let pairing {
             if let window = pairing.windowId { return window }
-            if let window = try? kiosk.store.staff(id: pairing.staffId)?.windowId { return window }
+            if let staffId = pairing.staffId, let window = try? kiosk.store.staff(id: staffId)?.windowId { return window }
         }
         return "usb-\(device.port)"
     }
@@ -90,7 +101,7 @@ struct DeviceService: Service {
         let pairing = pairing(event.device)
         let windowId = window(of: event.device, pairing: pairing)
         let current = sessions.windowState(windowId)
-        let serving = current.status == .signedOut ? pairing?.staffId : current.staffId ?? pairing?.staffId
+        let serving = current.status == .signedOut ? pairedStaff(pairing) : current.staffId ?? pairedStaff(pairing)
         var logger = logger
         logger[metadataKey: "window"] = "\(windowId)"
         do {
@@ -102,7 +113,7 @@ struct DeviceService: Service {
                 let state = try sessions.togglePause(windowId: windowId, staffId: serving)
                 logger.info("staff status changed by the keypad", metadata: ["staff": "\(state.staffId ?? "-")", "status": "\(state.status.rawValue)"])
             case .signin:
-                let state = try sessions.setStaff(windowId: windowId, staffId: pairing?.staffId, status: .signedIn)
+                let state = try sessions.setStaff(windowId: windowId, staffId: pairedStaff(pairing), status: .signedIn)
                 logger.info("staff status changed by the keypad", metadata: ["staff": "\(state.staffId ?? "-")", "status": "\(state.status.rawValue)"])
             }
         } catch {
@@ -115,7 +126,7 @@ struct DeviceService: Service {
         let pairing = pairing(event.device)
         let channel: RatingChannel = profile.family == .serialFrame ? .touch : .keypad
         let windowId = window(of: event.device, pairing: pairing)
-        var decision = sessions.press(windowId: windowId, pairedStaff: pairing?.staffId)
+        var decision = sessions.press(windowId: windowId, pairedStaff: pairedStaff(pairing))
         if pairing == nil { decision.flags.insert(.unarmed) }
         do {
             let record: RatingRecord
@@ -148,7 +159,7 @@ struct DeviceService: Service {
         var values: [String: String] = [:]
         if let profile = event.profile, profile.family == .serialFrame {
             let scale = try? kiosk.scale(profile.scale)
-            let staffName = pairing(event.device).flatMap { try? kiosk.store.staff(id: $0.staffId)?.name } ?? ""
+            let staffName = pairedStaff(pairing(event.device)).flatMap { try? kiosk.store.staff(id: $0)?.name } ?? ""
             values = [
                 "staffName": staffName,
                 "prompt": "请您对本次服务进行评价",

@@ -84,3 +84,21 @@ import Testing
         }
     }
 }
+
+@Suite struct RosterDiffCLITests {
+    @Test func theChangeIsShownBeforeItIsAppliedAndDryRunAppliesNothing() throws {
+        try withTempDir { dir in
+            let state = try initialisedState(in: dir, roster: true)
+            let file = dir.appendingPathComponent("next.csv")
+            try Data("工号,姓名,窗口\nA1023,张三,3\nA1024,李四,6\nC3001,赵六,7\n".utf8).write(to: file)
+            let dry = try pingjia(["roster", "import", file.path, "--replace", "--dry-run"], state: state)
+            #expect(dry.status == 0, "\(dry)")
+            #expect(dry.stdout.contains("+ C3001 赵六, window 7\n") && dry.stdout.contains("~ A1024 李四: window 4 → 6")
+                    && dry.stdout.contains("- B2001 王五, window 5\n") && dry.stdout.contains("dry run: nothing applied"), "\(dry)")
+            let unchanged = try pingjia(["roster", "list"], state: state)
+            #expect(unchanged.stdout.contains("B2001") && !unchanged.stdout.contains("C3001"), "\(unchanged)")
+            let applied = try pingjia(["roster", "import", file.path, "--replace"], state: state)
+            #expect(applied.status == 0 && applied.stdout.contains("+ C3001") && applied.stdout.contains("1 added, 2 updated, 1 removed"), "\(applied)")
+        }
+    }
+}

@@ -76,6 +76,76 @@ import Testing
     }
 }
 
+/// The export feed pages by cursor; with several instances committing at once, a cursor handed
+/// out before another commits must never let a reader step over that commit's records.
+@Suite struct ExportOrderTests {
+    @Test(.enabled(if: !Backend.postgresSkipped, "PINGJIA_TEST_POSTGRES=0 skips the PostgreSQL leg"))
+    func aReaderPagingWhileTwoInstancesIngestMissesNothing() async throws {
+        try await withTempDirectory { dir in
+            let database = try Backend.postgres.newDatabase(in: dir)
+            let key = SigningKey()
+            let instances = [try await Backend.postgres.open(database), try await Backend.postgres.open(database)]
+            let hubs = instances.map { Hub(storage: $0, key: key, logger: quietLogger) }
+            // Sixteen devices, each 25 batches of 4 chained records, signed beforehand: many small commits.
+            var queues: [[(key: String, body: [UInt8], deviceId: String)]] = []
+            for index in 0..<16 {
+                let deviceKey = SigningKey()
+                let deviceId = String(format: "pj-0000000000%02d", index)
+                let code = try await hubs[0].addDevice(hall: "大厅", name: "\(index)号").code
+                _ = try await hubs[0].enroll(EnrollRequest(code: code, deviceId: deviceId, publicKey: deviceKey.publicKey.base64))
+                var previous = ChainHash.genesis
+                var queue: [(key: String, body: [UInt8], deviceId: String)] = []
+                for batchIndex in 0..<25 {
+                    let records = (1...4).map { offset -> RatingRecord in
+                        let seq = UInt64(batchIndex * 4 + offset)
+                        let record = RatingRecord(seq: seq, deviceId: deviceId, rating: TestDevice.rating(Int(seq)), prevHash: previous)
+                        previous = record.hash
+                        return record
+                    }
+                    let batch = Batch(records: records, deviceId: deviceId, sentAt: DeviceTime.format(Date()), key: deviceKey)
+                    queue.append((batch.idempotencyKey, Array(try JSONEncoder().encode(batch)), deviceId))
+                }
+                queues.append(queue)
+            }
+            let total = 16 * 25 * 4
+            let done = Locked(false)
+            // Several readers with different page sizes, so some page ends while commits are in flight.
+            let readers = [1, 2, 3, 5].map { limit in
+                Task { () throws -> [Int64] in
+                    var cursor: Int64 = 0
+                    var seen: [Int64] = []
+                    while true {
+                        let finished = done.value
+                        let page = try await instances[limit % 2].exportRecords(after: cursor, limit: limit)
+                        seen += page.map(\.cursor)
+                        cursor = page.last?.cursor ?? cursor
+                        if page.isEmpty && finished { return seen }
+                    }
+                }
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for queue in queues {
+                    group.addTask {
+                        for (index, item) in queue.enumerated() {
+                            // Alternate instances, as a load balancer would.
+                            let result = await hubs[index % 2].ingest(deviceId: item.deviceId, idempotencyKey: item.key, body: item.body)
+                            if case .failure(let problem) = result { Issue.record("batch refused: \(problem)") }
+                        }
+                    }
+                }
+            }
+            done.mutate { $0 = true }
+            for (number, reader) in readers.enumerated() {
+                let seen = try await reader.value
+                #expect(seen.count == total, "reader \(number) saw \(seen.count) of \(total) records")
+                #expect(Set(seen).count == seen.count, "reader \(number) read a record twice")
+                #expect(seen == seen.sorted())
+            }
+            for instance in instances { await instance.close() }
+        }
+    }
+}
+
 /// A built `pingjia-hub serve` on a free loopback port.
 final class HubProcess: @unchecked Sendable {
     let process = Process()
