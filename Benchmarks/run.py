@@ -313,7 +313,7 @@ def main():
         ('Press → durable commit, p50', f"{press['p50_us']:.0f} µs", f"{c_press['p50_us']:.0f} µs (C, SQLite WAL+FULL)",
          ratio(press['p50_us'], c_press['p50_us']), '–', '–'),
         ('Press → durable commit, p99', f"{press['p99_us']:.0f} µs", f"{c_press['p99_us']:.0f} µs",
-         f"{ratio(press['p99_us'], c_press['p99_us'])} (+{(press['p99_us'] - c_press['p99_us']) / 1000:.2f} ms)",
+         f"{ratio(press['p99_us'], c_press['p99_us'])} ({(press['p99_us'] - c_press['p99_us']) / 1000:+.2f} ms)",
          'p99 within 1 ms of C', 'yes' if press['p99_us'] - c_press['p99_us'] <= 1000 else 'NO'),
         ('QR encode + PNG, p50', f"{qr['p50_us']:.0f} µs", f"{c_qr['p50_us']:.0f} µs (C, libqrencode+libpng)",
          ratio(qr['p50_us'], c_qr['p50_us']), '≤ 1.2×', 'yes' if qr['p50_us'] <= 1.2 * c_qr['p50_us'] else 'NO'),
