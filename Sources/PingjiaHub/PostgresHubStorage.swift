@@ -241,7 +241,7 @@ public final class PostgresHubStorage: HubStorage {
 
     /// One transaction on one pooled connection. Serialization failures and deadlocks are
     /// retried: the body runs again from the start, so it must do nothing but SQL.
-    private func transaction<T: Sendable>(_ operation: String,
+    func transaction<T: Sendable>(_ operation: String,
                                           _ body: (PostgresConnection) async throws -> T) async throws(HubError) -> T {
         var attempt = 0
         while true {
@@ -269,7 +269,7 @@ public final class PostgresHubStorage: HubStorage {
         }
     }
 
-    private func read<T: Sendable>(_ operation: String, _ body: (PostgresConnection) async throws -> T) async throws(HubError) -> T {
+    func read<T: Sendable>(_ operation: String, _ body: (PostgresConnection) async throws -> T) async throws(HubError) -> T {
         do {
             return try await client.withConnection { connection in try await body(connection) }
         } catch let error as HubError {
@@ -307,7 +307,7 @@ public final class PostgresHubStorage: HubStorage {
                            lastSeq: UInt64(lastSeq), headHash: head, clockOffsetMs: offset, lastBatchAt: lastBatch, pullURL: pull)
     }
 
-    private func oneDevice(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> DeviceEntry? {
+    func oneDevice(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> DeviceEntry? {
         for try await row in try await connection.query(query, logger: logger) { return try Self.entry(row) }
         return nil
     }
@@ -526,7 +526,7 @@ public final class PostgresHubStorage: HubStorage {
     }
 
     /// One alarm per problem: a device retrying the same refused batch does not raise it again.
-    private func insertAlarm(_ connection: PostgresConnection, at: String, deviceId: String, kind: String, seq: UInt64?,
+    func insertAlarm(_ connection: PostgresConnection, at: String, deviceId: String, kind: String, seq: UInt64?,
                              detail: String) async throws {
         let seq = seq.map { Int64($0) }
         try await connection.query("""

@@ -148,7 +148,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     // MARK: - Helpers
 
-    private func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(HubError) -> T {
+    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(HubError) -> T {
         do {
             return try pool.writeWithoutTransaction { db in
                 var result: T?
@@ -165,7 +165,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(HubError) -> T {
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(HubError) -> T {
         do {
             return try pool.read(body)
         } catch let error as HubError {
@@ -175,7 +175,7 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    private static func entry(_ row: Row) -> DeviceEntry {
+    static func entry(_ row: Row) -> DeviceEntry {
         let head: Data = row["head_hash"]
         return DeviceEntry(
             slot: row["slot"], hall: row["hall"], name: row["name"], deviceId: row["device_id"],
