@@ -35,7 +35,7 @@ DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite
                 umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi python3-pip \
                 chromium chromium-driver fonts-wqy-microhei systemd gcc postgresql
 
-FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports FuzzBatch
+FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports FuzzBatch FuzzQRToken
 FUZZ_SECONDS ?= 60
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

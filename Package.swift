@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        // The hub's phone page reads the client address off the connection (NIOHTTPTypes request parts).
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // /metrics: the kiosk counts through swift-metrics, exported in Prometheus text format.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -79,7 +81,7 @@ let package = Package(
         // The kiosk's local web on 127.0.0.1: local API (sessions, staff status), window display with
         // server-sent events, the touch rating page, /healthz, /metrics.
         .target(name: "PingjiaWeb", dependencies: [
-            "PingjiaCore", "PingjiaConfig", "PingjiaKiosk", "PingjiaQR",
+            "PingjiaCore", "PingjiaConfig", "PingjiaKiosk", "PingjiaQR", "PingjiaSyncProtocol",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
@@ -105,7 +107,8 @@ let package = Package(
         ]),
         // The central server: ingest, verification, device registry, storage (SQL lives here).
         .target(name: "PingjiaHub", dependencies: [
-            "PingjiaCore", "PingjiaSyncProtocol",
+            "PingjiaCore", "PingjiaSyncProtocol", "PingjiaConfig", "PingjiaRoster",
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -124,7 +127,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "pingjia-hub", dependencies: [
-            "PingjiaHub", "PingjiaSyncProtocol",
+            "PingjiaHub", "PingjiaSyncProtocol", "PingjiaRoster", "PingjiaCore", "PingjiaConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -150,13 +153,14 @@ let package = Package(
         .executableTarget(name: "FuzzProfile", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzProfile"),
         .executableTarget(name: "FuzzReports", dependencies: ["PingjiaDevices"], path: "Tests/Fuzz/FuzzReports"),
         .executableTarget(name: "FuzzBatch", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"], path: "Tests/Fuzz/FuzzBatch"),
+        .executableTarget(name: "FuzzQRToken", dependencies: ["PingjiaSyncProtocol"], path: "Tests/Fuzz/FuzzQRToken"),
 
         .testTarget(name: "PingjiaKioskTests", dependencies: [
             "PingjiaKiosk", "PingjiaCore", "PingjiaConfig",
         ]),
         // The local web over real HTTP on loopback, with a real store.
         .testTarget(name: "PingjiaWebTests", dependencies: [
-            "PingjiaWeb", "PingjiaKiosk", "PingjiaCore", "PingjiaConfig", "PingjiaStore",
+            "PingjiaWeb", "PingjiaKiosk", "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaSyncProtocol",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -196,7 +200,7 @@ let package = Package(
         ]),
         // Runs the built `pingjia`, `pingjiad` and `pingjia-hub` binaries the way an installer would.
         .testTarget(name: "PingjiaCLITests", dependencies: [
-            "pingjia", "pingjiad", "pingjia-hub", "PingjiaStore", "PingjiaCore",
+            "pingjia", "pingjiad", "pingjia-hub", "PingjiaStore", "PingjiaCore", "PingjiaSyncProtocol",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -17,7 +17,8 @@ case "$target" in
     FuzzProfile) corpus=profile; dict=toml.dict ;;
     FuzzReports) corpus=reports; dict= ;;
     FuzzBatch)  corpus=batch;  dict=batch.dict ;;
-    *) echo "fuzz.sh: unknown target $target (FuzzScale, FuzzConfig, FuzzRoster, FuzzProfile, FuzzReports, FuzzBatch)" >&2; exit 2 ;;
+    FuzzQRToken) corpus=qrtoken; dict= ;;
+    *) echo "fuzz.sh: unknown target $target (FuzzScale, FuzzConfig, FuzzRoster, FuzzProfile, FuzzReports, FuzzBatch, FuzzQRToken)" >&2; exit 2 ;;
 esac
 
 swift build -c debug --product "$target" --scratch-path .build-fuzz \

@@ -12,6 +12,8 @@ public struct KioskConfig: Sendable, Equatable {
     public var scale = "five"
     public var qrURLTemplate = URLTemplate.default
     public var qrErrorCorrection = QRErrorCorrection.medium
+    /// How long the QR code of an armed session (a signed per-transaction token) stays valid.
+    public var qrTokenMinutes = 10
     public var logLevel = "info"
     public var sync = SyncConfig()
     /// Which staff member each rating device rates (`[[keypad]]`), until pairing at the window
@@ -51,6 +53,11 @@ public struct KioskConfig: Sendable, Equatable {
             if let level = qr.string("error_correction") {
                 if let parsed = QRErrorCorrection(rawValue: level.uppercased()) { config.qrErrorCorrection = parsed } else {
                     qr.problem("error_correction", "error_correction '\(level)' must be one of L, M, Q, H")
+                }
+            }
+            if let minutes = qr.int("token_minutes") {
+                if (1...1440).contains(minutes) { config.qrTokenMinutes = minutes } else {
+                    qr.problem("token_minutes", "token_minutes \(minutes) must be 1-1440 (minutes a transaction's QR code may be used)")
                 }
             }
         }
@@ -158,6 +165,9 @@ public struct KioskConfig: Sendable, Equatable {
     url_template = "https://pingjia.invalid/r/{deviceId}/{staffId}"
     # QR error correction: L, M, Q or H. M survives a smudged or partly covered sticker.
     error_correction = "M"
+    # While a session is armed, the window display shows a QR code with a token signed by this
+    # device (one rating per transaction on the hub's phone page); minutes it stays valid.
+    token_minutes = 10
 
     [sync]
     # The hub this kiosk delivers its ratings to. `pingjia enroll --hub URL --code CODE` records

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import PingjiaConfig
 import PingjiaCore
 import PingjiaSyncProtocol
 
@@ -11,13 +12,16 @@ public final class Hub: Sendable {
     public let key: SigningKey
     let logger: Logger
     let now: @Sendable () -> Date
+    /// The scales the phone page offers (`HubScales.standard`).
+    public let scales: ScaleCatalog
 
     public init(storage: any HubStorage, key: SigningKey, logger: Logger = Logger(label: "pingjia.hub"),
-                now: @escaping @Sendable () -> Date = Date.init) {
+                now: @escaping @Sendable () -> Date = Date.init, scales: ScaleCatalog = HubScales.standard()) {
         self.storage = storage
         self.key = key
         self.logger = logger
         self.now = now
+        self.scales = scales
     }
 
     // MARK: Enrollment

@@ -20,6 +20,8 @@ public struct HubSettings: Sendable {
     public var idleTimeoutSeconds = 30
     /// Bearer token a provincial platform presents to `/v1/export`; nil disables the feed.
     public var exportToken: String?
+    /// Phone page: ratings from a printed sticker (no per-transaction token) one client address may send per hour.
+    public var stickerRatingsPerHour = 6.0
 
     public init() {}
 }
@@ -120,9 +122,12 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
         }
     }
 
+    registerPhoneRoutes(on: router, hub: hub, settings: settings, logger: logger)
+
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true
-    return Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),
+    return Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [PeerAddressHandler()],
+                                                                         idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),
                        configuration: configuration, onServerRunning: { channel in
         await onServerRunning(channel.localAddress?.port ?? settings.port)
     }, logger: logger)

@@ -143,7 +143,7 @@ public enum RosterCSV {
         if problems.isEmpty && staff.isEmpty { problem(nil, "no staff rows after the header") }
         guard problems.isEmpty else { return .failure(RosterProblems(problems)) }
         let windowList = windows.map { ServiceWindow(id: $0.key, name: $0.value.name) }.sorted { $0.id < $1.id }
-        return .success(RosterFile(staff: staff, windows: windowList, ignoredColumns: ignored))
+        return .success(RosterFile(staff: staff, windows: windowList, ignoredColumns: ignored, lines: firstLineOf))
     }
 
     /// The line of a quote that opens a field and is never closed, following CSV.swift's reading
@@ -197,6 +197,8 @@ public struct RosterFile: Sendable, Equatable {
     public let staff: [Staff]
     public let windows: [ServiceWindow]
     public let ignoredColumns: [String]
+    /// The line of the file each 工号 is on, so later checks (a photo file) can name it too.
+    public let lines: [String: Int]
 }
 
 public struct RosterProblem: Sendable, Equatable, CustomStringConvertible {

@@ -112,7 +112,13 @@ struct DisplayPages: Sendable {
         var url: String?
         var svg: String?
         if let staff {
-            let link = kiosk.config.qrURLTemplate.expand(deviceId: kiosk.deviceId, staffId: staff.id, windowId: windowId)
+            var link = kiosk.config.qrURLTemplate.expand(deviceId: kiosk.deviceId, staffId: staff.id, windowId: windowId)
+            // While a transaction is open, its own signed code (一事一评) instead of the staff's sticker code.
+            if state.phase == .armed, let session = state.session, let tokens = web.phoneTokens {
+                let rated = session.staffId ?? staff.id
+                link = kiosk.config.qrURLTemplate.expand(deviceId: kiosk.deviceId, staffId: rated, windowId: windowId)
+                link += (link.contains("?") ? "&" : "?") + "t=" + tokens.token(for: session, staffId: rated)
+            }
             url = link
             if let matrix = try? QRMatrix(payload: link, errorCorrection: kiosk.config.qrErrorCorrection) {
                 svg = Self.sizedSVG(matrix)

@@ -15,12 +15,16 @@ public struct WebContext: Sendable {
     public let health: KioskHealth
     /// The registry behind /metrics; its `kioskMetrics` must be the one `kiosk` counts into.
     public let metrics: MetricsExport?
+    /// Signs the QR token of armed sessions; nil (a device not enrolled yet): the static staff QR only.
+    public let phoneTokens: PhoneTokenIssuer?
 
-    public init(kiosk: KioskContext, sessions: SessionEngine, health: KioskHealth, metrics: MetricsExport? = nil) {
+    public init(kiosk: KioskContext, sessions: SessionEngine, health: KioskHealth, metrics: MetricsExport? = nil,
+                phoneTokens: PhoneTokenIssuer? = nil) {
         self.kiosk = kiosk
         self.sessions = sessions
         self.health = health
         self.metrics = metrics
+        self.phoneTokens = phoneTokens
     }
 }
 

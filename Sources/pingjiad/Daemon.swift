@@ -91,6 +91,14 @@ struct PingjiaDaemon: AsyncParsableCommand {
         }
         let sessions = SessionEngine(settings: kiosk.config.sessions)
         let health = KioskHealth()
+        // Enrolled: armed sessions get a QR code with a token signed by the device key (一事一评).
+        var phoneTokens: PhoneTokenIssuer?
+        do {
+            phoneTokens = try PhoneTokenIssuer.load(keyFile: Enrollment.keyFile(location), deviceId: kiosk.deviceId,
+                                                    lifetimeMinutes: kiosk.config.qrTokenMinutes)
+        } catch {
+            logger.error("per-transaction QR codes are off: the device key is unusable", metadata: ["reason": "\(error)"])
+        }
         let (webReady, webReadyContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         // Services in dependency order: the store first, then USB devices, sessions, the local web
         // and sync. The group stops them in reverse, so the web and USB have let go and sync has
@@ -98,7 +106,8 @@ struct PingjiaDaemon: AsyncParsableCommand {
         var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
                                        DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
                                        SessionService(kiosk: kiosk, sessions: sessions, logger: logger),
-                                       WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: metrics),
+                                       WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: metrics,
+                                                                     phoneTokens: phoneTokens),
                                                   settings: kiosk.config.web, logger: logger, ready: webReadyContinuation)]
         do {
             let syncLogger = Logger(label: "pingjiad.sync")

@@ -74,7 +74,7 @@ struct KioskConfigTests {
             colour = "red"
             """)
         #expect(found.map(\.description) == [
-            "pingjia.toml:6: unknown key 'colour' in [qr] (known keys: error_correction, url_template)",
+            "pingjia.toml:6: unknown key 'colour' in [qr] (known keys: error_correction, token_minutes, url_template)",
         ])
     }
 

@@ -48,12 +48,14 @@ final class WebKiosk: Sendable {
     }
 
     /// Runs `body` against the app listening on a loopback port (HummingbirdTesting `.live`).
-    func withServer(metrics withMetrics: Bool = true, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    func withServer(metrics withMetrics: Bool = true, phoneTokens: PhoneTokenIssuer? = nil,
+                    _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         var logger = Logger(label: "web-test")
         logger.logLevel = .warning
         var settings = WebSettings()
         settings.port = 0
-        let app = buildApplication(WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: withMetrics ? metrics : nil), settings: settings, logger: logger,
+        let app = buildApplication(WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: withMetrics ? metrics : nil,
+                                                   phoneTokens: phoneTokens), settings: settings, logger: logger,
                                    heartbeat: .milliseconds(200))
         try await app.test(.live) { client in
             try await body(client)

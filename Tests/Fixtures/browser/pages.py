@@ -8,6 +8,8 @@ with exit 1 and a message on stderr when the page does not behave.
   pages.py display-shot URL OUT.png
   pages.py touch URL LEVEL SHOT_PREFIX [--reasons a,b] [--comment TEXT]
   pages.py display-live URL SHOT_PREFIX ARM_URL ARM_JSON PAUSE_URL PAUSE_JSON
+  pages.py phone-rate URL LEVEL SHOT_PREFIX [--reasons a,b] [--comment TEXT]   (the hub's phone page, 360x640)
+  pages.py phone-open URL OUT.png                                             (what the phone page says)
 """
 import json
 import os
@@ -29,7 +31,7 @@ CHROMIUM = os.environ.get("PINGJIA_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("PINGJIA_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
-def browser(profile, width, height):
+def browser(profile, width, height, mobile=False):
     options = Options()
     options.binary_location = CHROMIUM
     for argument in ["--headless=new", "--no-sandbox", "--hide-scrollbars", "--user-data-dir=" + profile,
@@ -39,7 +41,7 @@ def browser(profile, width, height):
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     # The exact CSS viewport (--window-size gives a smaller one under chromedriver), at 1x.
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+                           {"width": width, "height": height, "deviceScaleFactor": 2 if mobile else 1, "mobile": mobile})
     driver.set_page_load_timeout(20)
     return driver
 
@@ -129,14 +131,63 @@ def display_live(driver, url, prefix, arm_url, arm_body, pause_url, pause_body):
     return seen
 
 
+def phone_page(driver):
+    """What a phone page shows: the rating form, 谢谢, or a refusal (its kind and title)."""
+    found = {"title": driver.title, "text": body_text(driver)}
+    refused = driver.find_elements(By.ID, "refused")
+    if refused:
+        found["refused"] = refused[0].get_attribute("data-kind")
+        found["heading"] = refused[0].find_element(By.TAG_NAME, "h1").text
+    found["thanks"] = bool(driver.find_elements(By.ID, "thanks"))
+    found["form"] = bool(driver.find_elements(By.ID, "submit"))
+    return found
+
+
+def phone_rate(driver, url, level, prefix, reasons, comment):
+    driver.get(url)
+    wait(driver, "the rating form", lambda d: d.find_elements(By.ID, "submit"))
+    seen = {"name": driver.find_element(By.ID, "staff-name").text, "staffId": driver.find_element(By.ID, "staff-id").text,
+            "window": driver.find_element(By.ID, "window-name").text,
+            "levels": [e.text for e in driver.find_elements(By.CSS_SELECTOR, "label.level")],
+            "viewport": driver.execute_script("return [window.innerWidth, window.innerHeight]"),
+            # Wider than the screen means sideways scrolling on a phone.
+            "scrollWidth": driver.execute_script("return document.documentElement.scrollWidth"),
+            "photoWidth": driver.execute_script("const i = document.querySelector('.who img'); return i ? i.naturalWidth : 0")}
+    driver.save_screenshot(prefix + "-form.png")
+    choice = driver.find_element(By.CSS_SELECTOR, 'input[name="level"][value="%d"]' % level)
+    label = choice.find_element(By.XPATH, "..")
+    seen["levelHeight"] = label.size["height"]
+    label.click()
+    if reasons:
+        wait(driver, "the reasons of a bad rating", lambda d: d.find_element(By.CSS_SELECTOR, ".reasons").is_displayed())
+    for code in reasons:
+        driver.find_element(By.CSS_SELECTOR, 'input[name="reason"][value="%s"]' % code).find_element(By.XPATH, "..").click()
+    if comment:
+        driver.find_element(By.NAME, "comment").send_keys(comment)
+    driver.save_screenshot(prefix + "-chosen.png")
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, "谢谢 or a refusal", lambda d: d.find_elements(By.ID, "thanks") or d.find_elements(By.ID, "refused"))
+    seen.update(phone_page(driver))
+    driver.save_screenshot(prefix + "-after.png")
+    return seen
+
+
+def phone_open(driver, url, out):
+    driver.get(url)
+    seen = phone_page(driver)
+    driver.save_screenshot(out)
+    return seen
+
+
 def main(argv):
     if len(argv) < 2:
         fail(__doc__)
     command, args = argv[1], argv[2:]
     with tempfile.TemporaryDirectory(prefix="pingjia-browser-") as tmp:
         os.environ["TMPDIR"] = tmp
-        width, height = (1280, 800) if command == "touch" else (1920, 1080)
-        driver = browser(os.path.join(tmp, "profile"), width, height)
+        phone = command.startswith("phone-")
+        width, height = (360, 640) if phone else (1280, 800) if command == "touch" else (1920, 1080)
+        driver = browser(os.path.join(tmp, "profile"), width, height, mobile=phone)
         try:
             if command == "display-shot" and len(args) == 2:
                 result = display_shot(driver, *args)
@@ -152,6 +203,20 @@ def main(argv):
                     else:
                         fail("unknown option " + flag)
                 result = touch(driver, args[0], int(args[1]), args[2], reasons, comment)
+            elif command == "phone-rate" and len(args) >= 3:
+                reasons, comment = [], None
+                rest = args[3:]
+                while rest:
+                    flag, value, rest = rest[0], rest[1], rest[2:]
+                    if flag == "--reasons":
+                        reasons = [code for code in value.split(",") if code]
+                    elif flag == "--comment":
+                        comment = value
+                    else:
+                        fail("unknown option " + flag)
+                result = phone_rate(driver, args[0], int(args[1]), args[2], reasons, comment)
+            elif command == "phone-open" and len(args) == 2:
+                result = phone_open(driver, *args)
             elif command == "display-live" and len(args) == 6:
                 result = display_live(driver, args[0], args[1], args[2], json.loads(args[3]), args[4], json.loads(args[5]))
             else:

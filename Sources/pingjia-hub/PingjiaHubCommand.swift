@@ -11,7 +11,7 @@ struct PingjiaHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingjia-hub",
         abstract: "The Pingjia hub: enrolls kiosks, ingests their signed rating batches, feeds the provincial platform.",
-        subcommands: [Serve.self, Devices.self, Alarms.self, BenchIngest.self]
+        subcommands: [Serve.self, Devices.self, Alarms.self, BenchIngest.self, Roster.self, Halls.self]
     )
 }
 
