@@ -22,6 +22,9 @@ public struct HubSettings: Sendable {
     public var exportToken: String?
     /// Phone page: ratings from a printed sticker (no per-transaction token) one client address may send per hour.
     public var stickerRatingsPerHour = 6.0
+    /// Behind a reverse proxy every phone arrives from the proxy's address: the header the proxy
+    /// writes the client's address into (e.g. X-Real-IP; the last entry of a list counts). Nil: the connection's peer.
+    public var clientAddressHeader: String?
 
     public init() {}
 }

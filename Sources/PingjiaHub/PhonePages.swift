@@ -42,7 +42,7 @@ func registerPhoneRoutes(on router: Router<BasicRequestContext>, hub: Hub, setti
             return PhoneHTML.response(413, PhoneHTML.refusalPage(.of(.commentTooLong)))
         }
         let form = FormFields(String(buffer: body))
-        let address = request.headers[PeerAddressHandler.header] ?? "unknown"
+        let address = PhoneHTML.clientAddress(request, proxyHeader: settings.clientAddressHeader)
         let client = hub.clientHash(address)
         let token = form.first("t").flatMap { $0.isEmpty ? nil : $0 }
         if token == nil, !stickerLimiter.allow(client) {
@@ -99,6 +99,16 @@ final class PeerAddressHandler: ChannelInboundHandler, RemovableChannelHandler, 
 /// 56 px, system fonts, no script and nothing fetched from another host.
 enum PhoneHTML {
     static let maxFormBytes = 16 * 1024
+
+    /// The phone's address: from the proxy's header when one is configured (its last entry, the one
+    /// the proxy itself wrote), else the connection's peer.
+    static func clientAddress(_ request: Request, proxyHeader: String?) -> String {
+        if let proxyHeader, let name = HTTPField.Name(proxyHeader), let value = request.headers[name],
+           let last = value.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty {
+            return last
+        }
+        return request.headers[PeerAddressHandler.header] ?? "unknown"
+    }
 
     static func response(_ status: Int, _ html: String, retryAfter: Bool = false) -> Response {
         var headers: HTTPFields = [

@@ -94,6 +94,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("export-token-file"), help: "File holding the bearer token of the provincial export feed (off without it).")
     var exportTokenFile: String?
 
+    @Option(name: .customLong("client-address-header"),
+            help: "Behind a reverse proxy: the header it writes the phone's address into (e.g. X-Real-IP), for the phone page's limits.")
+    var clientAddressHeader: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -111,6 +115,7 @@ struct Serve: AsyncParsableCommand {
             hub = try await hubOptions.open(logger: logger, signing: true)
             settings.host = host
             settings.port = port
+            settings.clientAddressHeader = clientAddressHeader
             if let exportTokenFile {
                 guard let data = FileManager.default.contents(atPath: exportTokenFile) else {
                     throw Failure("cannot read the export token file \(exportTokenFile)")
