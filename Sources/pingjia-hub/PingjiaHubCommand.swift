@@ -113,6 +113,11 @@ struct Serve: AsyncParsableCommand {
         var settings = HubSettings()
         do {
             hub = try await hubOptions.open(logger: logger, signing: true)
+            // The phone page cannot offer a hall a scale that did not load: say so at start, not per phone.
+            for problem in hub.scales.problems { logger.error("scale file rejected", metadata: ["problem": "\(problem)"]) }
+            if hub.scales.scales.isEmpty {
+                logger.error("no rating scale loaded: the phone page will refuse every rating; install scales/ or set PINGJIA_DATA_DIR")
+            }
             settings.host = host
             settings.port = port
             settings.clientAddressHeader = clientAddressHeader
