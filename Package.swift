@@ -107,7 +107,7 @@ let package = Package(
         ]),
         // The central server: ingest, verification, device registry, storage (SQL lives here).
         .target(name: "PingjiaHub", dependencies: [
-            "PingjiaCore", "PingjiaSyncProtocol", "PingjiaConfig", "PingjiaRoster",
+            "PingjiaCore", "PingjiaSyncProtocol", "PingjiaConfig",
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
