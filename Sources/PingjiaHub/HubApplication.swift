@@ -20,6 +20,12 @@ public struct HubSettings: Sendable {
     public var idleTimeoutSeconds = 30
     /// Bearer token a provincial platform presents to `/v1/export`; nil disables the feed.
     public var exportToken: String?
+    /// Admin pages: session cookies marked Secure (set it when the hub is served over https).
+    public var adminSecureCookie = false
+    public var adminSessionMinutes = 8 * 60
+    public var loginsPerMinutePerUser = 2.0
+    /// 差评 case deadlines and the working-day calendar (`hub/workflow.toml`).
+    public var workflow = CaseWorkflowConfig.empty
 
     public init() {}
 }
@@ -119,6 +125,8 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
             return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
         }
     }
+
+    registerCaseRoutes(on: router, hub: hub, settings: settings, logger: logger)
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true
