@@ -249,15 +249,15 @@ extension SQLiteHubStorage: CaseStorage {
         let sql = """
             WITH items AS (\(items))
             SELECT k,
-                sum(kind = 'rating') AS ratings,
-                sum(kind = 'rating' AND code IN (1, 2)) AS good,
-                sum(kind = 'rating' AND code = 3) AS basic,
-                sum(kind = 'rating' AND code >= 4 AND verdict = 'valid') AS bad_valid,
-                sum(kind = 'rating' AND code >= 4 AND verdict = 'mistaken') AS bad_mistaken,
-                sum(kind = 'rating' AND code >= 4 AND verdict = 'malicious') AS bad_malicious,
-                sum(kind = 'rating' AND code >= 4 AND verdict IS NULL) AS bad_unverified,
-                sum(kind = 'unrated') AS unrated,
-                sum(kind = 'rating' AND code >= 4 AND verdict = 'valid' AND follow_up IS NOT NULL) AS followed_up
+                count(*) FILTER (WHERE kind = 'rating') AS ratings,
+                count(*) FILTER (WHERE kind = 'rating' AND code IN (1, 2)) AS good,
+                count(*) FILTER (WHERE kind = 'rating' AND code = 3) AS basic,
+                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'valid') AS bad_valid,
+                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'mistaken') AS bad_mistaken,
+                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'malicious') AS bad_malicious,
+                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict IS NULL) AS bad_unverified,
+                count(*) FILTER (WHERE kind = 'unrated') AS unrated,
+                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'valid' AND follow_up IS NOT NULL) AS followed_up
             FROM items GROUP BY k ORDER BY k
             """
         return try read("computing a report") { db in

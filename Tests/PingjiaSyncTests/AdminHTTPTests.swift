@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GRDB
 import NIOCore
 import PingjiaCore
 @testable import PingjiaHub
@@ -173,6 +174,42 @@ final class TestBrowser: @unchecked Sendable {
             #expect(browser.cookies[AdminAuth.sessionCookie] == nil)
             browser.cookies = saved
             #expect(try await browser.get("/admin/cases").status == 303)
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func reportsShowTheUsersHallWithADailyTrend(_ backend: Backend) async throws {
+        try await withHub(backend) { hub, clock, _ in
+            let today = LocalDay(clock.now).text
+            let browser = TestBrowser(hub.url)
+            defer { Task { await browser.shutdown() } }
+            #expect(try await browser.signIn("wang", Self.password).status == 303)
+            let page = try await browser.get("/admin/reports?by=day")
+            #expect(page.status == 200 && page.body.contains("<svg") && page.body.contains(today))
+            let api = try await browser.get("/v1/admin/reports?from=\(today)&to=\(today)")
+            let report = try JSONDecoder().decode(Report.self, from: Data(api.body.utf8))
+            // The manager's report is of their hall: one 差评, not yet verified.
+            #expect(report.hall == "东城大厅" && report.total.ratings == 1 && report.total.bad.unverified == 1)
+            #expect(report.total.badRate.percent == "100.00")
+            #expect(try await browser.get("/v1/admin/reports?hall=%E8%A5%BF%E5%9F%8E%E5%A4%A7%E5%8E%85").status == 403)
+            #expect(try await browser.get("/v1/admin/reports?from=2026-13-01").status == 422)
+            let auditor = TestBrowser(hub.url)
+            defer { Task { await auditor.shutdown() } }
+            #expect(try await auditor.signIn("zhao", Self.password).status == 303)
+            let all = try JSONDecoder().decode(Report.self, from: Data(try await auditor.get("/v1/admin/reports?by=staff").body.utf8))
+            #expect(all.hall == nil && all.total.ratings == 2 && all.lines.map(\.key) == ["A1001"])
+        }
+    }
+
+    @Test func theAuditTrailIsAppendOnly() async throws {
+        try await withHub(.sqlite) { hub, _, ids in
+            let workflow = CaseWorkflow(storage: hub.storage, config: .empty)
+            try await workflow.apply(id: ids[0], CaseInput(action: .verify, note: "属实", verdict: .valid),
+                                     by: AdminUser(name: "wang", role: .manager, hall: "东城大厅"))
+            let storage = try #require(hub.storage as? SQLiteHubStorage)
+            #expect(throws: (any Error).self) { try storage.pool.write { db in try db.execute(sql: "UPDATE case_event SET actor = 'x'") } }
+            #expect(throws: (any Error).self) { try storage.pool.write { db in try db.execute(sql: "DELETE FROM case_event") } }
+            #expect(try await hub.storage.caseEvents(id: ids[0]).map(\.actor) == ["wang"])
         }
     }
 
