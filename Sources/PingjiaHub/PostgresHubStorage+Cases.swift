@@ -291,14 +291,8 @@ extension PostgresHubStorage: CaseStorage {
     // MARK: - Reports
 
     public func report(_ query: ReportQuery) async throws(HubError) -> [ReportCounts] {
-        let localDay = "(r.rated_at::timestamptz AT TIME ZONE 'Asia/Shanghai')"
-        let key: String = switch query.by {
-        case .staff: "coalesce(r.staff_id, '')"
-        case .window: "coalesce(r.window_id, '')"
-        case .matter: "coalesce(r.matter_code, '')"
-        case .day: "to_char(\(localDay), 'YYYY-MM-DD')"
-        case nil: "''"
-        }
+        let localDay = Self.localTime("r")
+        let key = Self.reportKey(query.by, "r")
         let phone = Self.phoneReportItems(query.by).map { "UNION ALL " + $0 } ?? ""
         let from = query.from, to = query.to, hall = query.hall
         return try await read("computing a report") { connection in
@@ -332,6 +326,20 @@ extension PostgresHubStorage: CaseStorage {
                                          badUnverified: try n(7), unrated: try n(8), followedUp: try n(9)))
             }
             return rows
+        }
+    }
+
+    /// The local time (Asia/Shanghai) of the rows of `table`: device text with any offset, or timestamptz.
+    static func localTime(_ table: String) -> String { "(\(table).rated_at::timestamptz AT TIME ZONE 'Asia/Shanghai')" }
+
+    /// The grouping column of a report, of the rows of `table` (an alias).
+    static func reportKey(_ by: ReportQuery.Grouping?, _ table: String) -> String {
+        switch by {
+        case .staff: "coalesce(\(table).staff_id, '')"
+        case .window: "coalesce(\(table).window_id, '')"
+        case .matter: "coalesce(\(table).matter_code, '')"
+        case .day: "to_char(\(localTime(table)), 'YYYY-MM-DD')"
+        case nil: "''"
         }
     }
 

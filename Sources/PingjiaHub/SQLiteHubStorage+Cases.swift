@@ -229,17 +229,9 @@ extension SQLiteHubStorage: CaseStorage {
     // MARK: - Reports
 
     public func report(_ query: ReportQuery) async throws(HubError) -> [ReportCounts] {
-        // Local dates: SQLite reads the stored offset, converts to UTC, then +8 hours is Asia/Shanghai.
-        let localDay = "date(r.rated_at, '+8 hours')"
-        let key: String = switch query.by {
-        case .staff: "coalesce(r.staff_id, '')"
-        case .window: "coalesce(r.window_id, '')"
-        case .matter: "coalesce(r.matter_code, '')"
-        case .day: localDay
-        case nil: "''"
-        }
+        let localDay = Self.localDay("r")
         var items = """
-            SELECT \(key) AS k, r.kind AS kind, r.code AS code, c.verdict AS verdict, c.follow_up_result AS follow_up
+            SELECT \(Self.reportKey(query.by, "r")) AS k, r.kind AS kind, r.code AS code, c.verdict AS verdict, c.follow_up_result AS follow_up
             FROM record r JOIN device d ON d.device_id = r.device_id
             LEFT JOIN bad_case c ON c.source = 'device' AND c.rating_id = r.id
             WHERE r.kind IN ('rating', 'unrated') AND r.flags NOT LIKE '%"test"%'
@@ -266,6 +258,20 @@ extension SQLiteHubStorage: CaseStorage {
                              badValid: row["bad_valid"], badMistaken: row["bad_mistaken"], badMalicious: row["bad_malicious"],
                              badUnverified: row["bad_unverified"], unrated: row["unrated"], followedUp: row["followed_up"])
             }
+        }
+    }
+
+    /// Local dates: SQLite reads the stored offset, converts to UTC, then +8 hours is Asia/Shanghai.
+    static func localDay(_ table: String) -> String { "date(\(table).rated_at, '+8 hours')" }
+
+    /// The grouping column of a report, of the rows of `table` (an alias).
+    static func reportKey(_ by: ReportQuery.Grouping?, _ table: String) -> String {
+        switch by {
+        case .staff: "coalesce(\(table).staff_id, '')"
+        case .window: "coalesce(\(table).window_id, '')"
+        case .matter: "coalesce(\(table).matter_code, '')"
+        case .day: localDay(table)
+        case nil: "''"
         }
     }
 
