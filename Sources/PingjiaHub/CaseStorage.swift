@@ -17,9 +17,10 @@ public protocol CaseStorage {
     func deleteSessions(userName: String?, expiredBefore: Date) async throws(HubError)
 
     // MARK: 差评 cases
-    /// Opens one case for every 差评 (code 4-5) that has none yet. Idempotent and safe to run
-    /// from several hub instances at once; returns how many cases it opened.
-    func openCases(now: Date) async throws(HubError) -> Int
+    /// Opens one case for every 差评 (code 4-5) that has none yet, as of when the hub received
+    /// the rating. Idempotent and safe to run from several hub instances at once; returns how
+    /// many cases it opened.
+    func openCases() async throws(HubError) -> Int
     func cases(state: CaseState?, hall: String?) async throws(HubError) -> [CaseEntry]
     func caseEntry(id: Int64) async throws(HubError) -> CaseEntry?
     func caseEvents(id: Int64) async throws(HubError) -> [CaseEvent]

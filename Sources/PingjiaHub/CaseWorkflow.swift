@@ -139,7 +139,7 @@ public struct CaseWorkflow: Sendable {
     /// Opens cases for 差评 that have none yet (see `CaseStorage.openCases`).
     @discardableResult
     public func sweep() async throws(CaseWorkflowError) -> Int {
-        do { return try await storage.openCases(now: now()) } catch { throw .storage(error) }
+        do { return try await storage.openCases() } catch { throw .storage(error) }
     }
 
     /// The cases `user` may see, after a sweep. A manager asking for another hall is refused.

@@ -174,18 +174,18 @@ extension PostgresHubStorage: CaseStorage {
 
     // MARK: - Cases
 
-    public func openCases(now: Date) async throws(HubError) -> Int {
-        let at = WireTime.format(now)
-        return try await transaction("opening 差评 cases") { connection in
+    public func openCases() async throws(HubError) -> Int {
+        try await transaction("opening 差评 cases") { connection in
             // Instances sweeping at once: the unique (source, rating_id) makes the second insert of
-            // a rating wait for the first and then do nothing.
+            // a rating wait for the first and then do nothing. A case is open from when the hub
+            // received the rating, however late the sweep runs.
             var opened = 0
             for try await count in try await connection.query("""
                 WITH opened AS (
                     INSERT INTO bad_case (source, rating_id, hall, device_id, staff_id, window_id, matter_code, code, reasons,
                         comment, rated_at, opened_at, state, state_since)
                     SELECT 'device', r.id::text, d.hall, r.device_id, r.staff_id, r.window_id, r.matter_code, r.code,
-                        to_json(r.reasons)::text, r.comment, r.rated_at, \(at), 'pending', \(at)
+                        to_json(r.reasons)::text, r.comment, r.rated_at, r.received_at, 'pending', r.received_at
                     FROM record r JOIN device d ON d.device_id = r.device_id
                     WHERE r.kind = 'rating' AND r.code >= 4 AND NOT ('test' = ANY (r.flags))
                         AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'device' AND c.rating_id = r.id::text)
@@ -196,7 +196,7 @@ extension PostgresHubStorage: CaseStorage {
                 """, logger: self.logger).decode(Int64.self) {
                 opened += Int(count)
             }
-            opened += try await self.openPhoneCases(connection, at: at)
+            opened += try await self.openPhoneCases(connection)
             return opened
         }
     }
@@ -346,7 +346,7 @@ extension PostgresHubStorage: CaseStorage {
     // MARK: - Phone ratings (the phone_rating table)
 
     /// Opens cases for phone 差评; the phone_rating table joins the schema with the phone page.
-    func openPhoneCases(_ connection: PostgresConnection, at: String) async throws -> Int { 0 }
+    func openPhoneCases(_ connection: PostgresConnection) async throws -> Int { 0 }
 
     /// The phone ratings' part of a report's items, once the phone_rating table exists.
     static func phoneReportItems(_ by: ReportQuery.Grouping?) -> String? { nil }

@@ -147,22 +147,22 @@ extension SQLiteHubStorage: CaseStorage {
 
     // MARK: - Cases
 
-    public func openCases(now: Date) async throws(HubError) -> Int {
-        let at = WireTime.format(now)
-        return try write("opening 差评 cases") { db in
+    public func openCases() async throws(HubError) -> Int {
+        try write("opening 差评 cases") { db in
             // Writers take turns (BEGIN IMMEDIATE), so NOT EXISTS alone keeps one case per rating.
+            // A case is open from when the hub received the rating, however late the sweep runs.
             try db.execute(sql: """
                 INSERT INTO bad_case (source, rating_id, hall, device_id, staff_id, window_id, matter_code, code, reasons,
                     comment, rated_at, opened_at, state, state_since)
                 SELECT 'device', r.id, d.hall, r.device_id, r.staff_id, r.window_id, r.matter_code, r.code, r.reasons,
-                    r.comment, r.rated_at, ?, 'pending', ?
+                    r.comment, r.rated_at, r.received_at, 'pending', r.received_at
                 FROM record r JOIN device d ON d.device_id = r.device_id
                 WHERE r.kind = 'rating' AND r.code >= 4 AND r.flags NOT LIKE '%"test"%'
                     AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'device' AND c.rating_id = r.id)
                 ORDER BY r.ingest_id
-                """, arguments: [at, at])
+                """)
             var opened = db.changesCount
-            opened += try Self.openPhoneCases(db, at: at)
+            opened += try Self.openPhoneCases(db)
             return opened
         }
     }
@@ -278,7 +278,7 @@ extension SQLiteHubStorage: CaseStorage {
     // MARK: - Phone ratings (the phone_rating table)
 
     /// Opens cases for phone 差评; the phone_rating table joins the schema with the phone page.
-    static func openPhoneCases(_ db: Database, at: String) throws -> Int { 0 }
+    static func openPhoneCases(_ db: Database) throws -> Int { 0 }
 
     /// The phone ratings' part of a report's items, once the phone_rating table exists.
     static func phoneReportItems(_ by: ReportQuery.Grouping?) -> String? { nil }

@@ -18,7 +18,7 @@ struct StoredDevice {
 
     /// Appends ratings to the device's chain and ingests them in one batch; returns the records.
     @discardableResult
-    mutating func store(_ ratings: [NewRating], in storage: any HubStorage) async throws -> [RatingRecord] {
+    mutating func store(_ ratings: [NewRating], in storage: any HubStorage, receivedAt: Date = Date()) async throws -> [RatingRecord] {
         let deviceId = self.deviceId
         var previous = last?.hash ?? .genesis
         var seq = last?.seq ?? 0
@@ -31,7 +31,7 @@ struct StoredDevice {
         guard let first = records.first else { return [] }
         let key = SigningKey()
         let batch = VerifiedBatch(deviceId: deviceId, idempotencyKey: UUID().uuidString, requestDigest: (0..<32).map { _ in .random(in: .min ... .max) },
-                                  fromSeq: first.seq, prevHash: first.prevHash, records: records, receivedAt: Date(), clockOffsetMs: nil)
+                                  fromSeq: first.seq, prevHash: first.prevHash, records: records, receivedAt: receivedAt, clockOffsetMs: nil)
         let outcome = try await storage.ingest(batch) { seq, head, at in
             Receipt(deviceId: deviceId, throughSeq: seq, headHash: head, receivedAt: at, key: key)
         }

@@ -178,12 +178,14 @@ import Testing
     func theOverdueListingFollowsTheCalendar(_ backend: Backend) async throws {
         try await withStorage(backend) { storage in
             var device = try await StoredDevice.make(storage, hall: "东城大厅", id: "pj-000000000003")
-            try await device.store([StoredDevice.rating(code: 5, at: "2026-09-30T15:00:00.000+08:00")], in: storage)
-            let clock = TestClock(shanghai("2026-09-30 16:00"))
+            try await device.store([StoredDevice.rating(code: 5, at: "2026-09-30T15:00:00.000+08:00")], in: storage,
+                                   receivedAt: shanghai("2026-09-30 15:01"))
+            // The sweep runs late (on Oct 9): the case is open from when the hub received the rating.
+            let clock = TestClock(shanghai("2026-10-09 16:00"))
             let workflow = CaseWorkflow(storage: storage, config: try CaseWorkflowConfig.parse(text: testWorkflowConfig, file: "t"),
                                         now: { clock.now })
             let all = try await workflow.list(for: Self.manager)
-            #expect(all.count == 1 && all[0].dueDay == "2026-10-10")
+            #expect(all.count == 1 && all[0].dueDay == "2026-10-10" && all[0].entry.openedAt == "2026-09-30T07:01:00.000Z")
             clock.set(shanghai("2026-10-09 18:00"))
             #expect(try await workflow.list(for: Self.manager, overdueOnly: true).isEmpty)
             clock.set(shanghai("2026-10-11 08:00"))
