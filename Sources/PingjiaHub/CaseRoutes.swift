@@ -23,13 +23,13 @@ struct CasePages: Sendable {
         // Pages.
         auth.register(.get, "/admin/cases", on: router) { request, _, admin in
             let query = request.uri.queryParameters
-            let state = query.get("state").flatMap { CaseState(rawValue: $0) }
+            let selection = Self.selection(query.get("state")) ?? .open
             let hall = query.get("hall").flatMap { $0.isEmpty ? nil : $0 }
             let overdue = query.get("overdue") == "1"
             do {
-                let cases = try await workflow.list(for: admin.user, state: state, hall: hall, overdueOnly: overdue)
+                let cases = try await workflow.list(for: admin.user, selection, hall: hall, overdueOnly: overdue)
                 return AdminPage.response(200, AdminPage.render(title: "差评工单", admin: admin,
-                                                                body: listBody(cases, admin: admin, state: state, hall: hall, overdue: overdue)))
+                                                                body: listBody(cases, admin: admin, selection: selection, hall: hall, overdue: overdue)))
             } catch {
                 return page(error, admin: admin)
             }
@@ -72,16 +72,13 @@ struct CasePages: Sendable {
         // JSON API, same sign-in; POSTs send the CSRF token in X-CSRF-Token.
         auth.register(.get, "/v1/admin/cases", on: router, kind: .api) { request, _, admin in
             let query = request.uri.queryParameters
-            var state: CaseState?
-            if let text = query.get("state"), !text.isEmpty {
-                guard let known = CaseState(rawValue: text) else {
-                    return problem(.init(type: Problem.Kind.malformed, title: "Bad state", status: 400,
-                                         detail: "state must be one of " + CaseState.allCases.map(\.rawValue).joined(separator: ", ")))
-                }
-                state = known
+            guard let selection = Self.selection(query.get("state")) else {
+                return problem(.init(type: Problem.Kind.malformed, title: "Bad state", status: 400,
+                                     detail: "state must be open (the default), all, or one of "
+                                         + CaseState.allCases.map(\.rawValue).joined(separator: ", ")))
             }
             do {
-                let cases = try await workflow.list(for: admin.user, state: state, hall: query.get("hall").flatMap { $0.isEmpty ? nil : $0 },
+                let cases = try await workflow.list(for: admin.user, selection, hall: query.get("hall").flatMap { $0.isEmpty ? nil : $0 },
                                                     overdueOnly: query.get("overdue") == "1")
                 return json(200, CaseListBody(cases: cases))
             } catch {
@@ -119,6 +116,15 @@ struct CasePages: Sendable {
         }
     }
 
+    /// `state=`: empty or `open` (every state but 办结), `all`, or one state; nil if unknown.
+    static func selection(_ text: String?) -> CaseWorkflow.Selection? {
+        switch text ?? "" {
+        case "", "open": .open
+        case "all": .all
+        default: CaseState(rawValue: text ?? "").map { .state($0) }
+        }
+    }
+
     // MARK: - Errors
 
     func page(_ error: any Error, admin: AdminContext) -> Response {
@@ -152,10 +158,12 @@ struct CasePages: Sendable {
         return formatter.string(from: date)
     }
 
-    func listBody(_ cases: [CaseView], admin: AdminContext, state: CaseState?, hall: String?, overdue: Bool) -> String {
+    func listBody(_ cases: [CaseView], admin: AdminContext, selection: CaseWorkflow.Selection, hall: String?, overdue: Bool) -> String {
         let e = AdminPage.escape
-        let states = CaseState.allCases.map {
-            "<option value=\"\($0.rawValue)\"\(state == $0 ? " selected" : "")>\($0.label)</option>"
+        let choices: [(String, String, CaseWorkflow.Selection)] = [("open", "未办结", .open)]
+            + CaseState.allCases.map { ($0.rawValue, $0.label, .state($0)) } + [("all", "全部", .all)]
+        let states = choices.map {
+            "<option value=\"\($0.0)\"\(selection == $0.2 ? " selected" : "")>\($0.1)</option>"
         }.joined()
         let hallField = admin.user.role == .auditor
             ? "<label>大厅 <input name=\"hall\" value=\"\(e(hall ?? ""))\"></label>" : ""
@@ -170,12 +178,12 @@ struct CasePages: Sendable {
         }.joined(separator: "\n")
         return """
             <form method="get" action="/admin/cases" class="action">
-            <label>状态 <select name="state"><option value="">全部</option>\(states)</select></label>
+            <label>状态 <select name="state">\(states)</select></label>
             \(hallField)
             <label><input type="checkbox" name="overdue" value="1"\(overdue ? " checked" : "")> 只看超期</label>
             <button type="submit">筛选</button>
             </form>
-            <p>共 \(cases.count) 件</p>
+            <p>共 \(cases.count) 件\(cases.count == CaseWorkflow.listLimit ? "（只列出最新的 \(CaseWorkflow.listLimit) 件）" : "")</p>
             <table>
             <tr><th>工单</th><th>大厅</th><th>评价时间</th><th>工号</th><th>窗口</th><th>评价</th><th>渠道</th><th>状态</th><th>核实结论</th><th>办理期限</th></tr>
             \(rows)

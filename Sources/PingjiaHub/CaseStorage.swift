@@ -21,7 +21,8 @@ public protocol CaseStorage {
     /// the rating. Idempotent and safe to run from several hub instances at once; returns how
     /// many cases it opened.
     func openCases() async throws(HubError) -> Int
-    func cases(state: CaseState?, hall: String?) async throws(HubError) -> [CaseEntry]
+    /// The newest `limit` cases in one of `states` (nil: any), of one hall (nil: all), newest first.
+    func cases(states: Set<CaseState>?, hall: String?, limit: Int) async throws(HubError) -> [CaseEntry]
     func caseEntry(id: Int64) async throws(HubError) -> CaseEntry?
     func caseEvents(id: Int64) async throws(HubError) -> [CaseEvent]
     /// Applies `change` if the case is still in `change.from` (false if someone moved it first)

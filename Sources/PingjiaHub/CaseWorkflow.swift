@@ -142,12 +142,38 @@ public struct CaseWorkflow: Sendable {
         do { return try await storage.openCases() } catch { throw .storage(error) }
     }
 
-    /// The cases `user` may see, after a sweep. A manager asking for another hall is refused.
-    public func list(for user: AdminUser, state: CaseState? = nil, hall: String? = nil, overdueOnly: Bool = false) async throws(CaseWorkflowError) -> [CaseView] {
+    /// Which cases a list shows.
+    public enum Selection: Sendable, Equatable {
+        /// Every state but 办结 (the default: the work at hand).
+        case open
+        case state(CaseState)
+        /// Every state, closed ones included.
+        case all
+
+        var states: Set<CaseState>? {
+            switch self {
+            case .open: Set(CaseState.allCases).subtracting([.closed])
+            case .state(let state): [state]
+            case .all: nil
+            }
+        }
+    }
+
+    /// At most this many cases per list, newest first.
+    public static let listLimit = 1000
+
+    /// The cases `user` may see, after a sweep, newest first. A manager asking for another
+    /// hall is refused.
+    public func list(for user: AdminUser, _ selection: Selection = .open, hall: String? = nil,
+                     overdueOnly: Bool = false) async throws(CaseWorkflowError) -> [CaseView] {
         if let hall, !user.maySee(hall: hall) { throw .forbidden("\(user.name) may not see the cases of \(hall)") }
         try await sweep()
         let entries: [CaseEntry]
-        do { entries = try await storage.cases(state: state, hall: hall ?? user.hall) } catch { throw .storage(error) }
+        do {
+            entries = try await storage.cases(states: selection.states, hall: hall ?? user.hall, limit: Self.listLimit)
+        } catch {
+            throw .storage(error)
+        }
         return entries.map(view).filter { !overdueOnly || $0.overdue }
     }
 

@@ -226,14 +226,15 @@ extension PostgresHubStorage: CaseStorage {
             appealed: try columns[18].decode(Bool.self))
     }
 
-    public func cases(state: CaseState?, hall: String?) async throws(HubError) -> [CaseEntry] {
-        let stateText = state?.rawValue
+    public func cases(states: Set<CaseState>?, hall: String?, limit: Int) async throws(HubError) -> [CaseEntry] {
+        let anyState = states == nil
+        let stateList = (states ?? []).map(\.rawValue).sorted()
         return try await read("listing cases") { connection in
             var entries: [CaseEntry] = []
             for try await row in try await connection.query("""
                 SELECT \(unescaped: Self.caseColumns) FROM bad_case
-                WHERE (\(stateText)::text IS NULL OR state = \(stateText)) AND (\(hall)::text IS NULL OR hall = \(hall))
-                ORDER BY id
+                WHERE (\(anyState) OR state = ANY (\(stateList)::text[])) AND (\(hall)::text IS NULL OR hall = \(hall))
+                ORDER BY id DESC LIMIT \(limit)
                 """, logger: self.logger) {
                 if let entry = try Self.caseEntry(row) { entries.append(entry) }
             }

@@ -182,11 +182,14 @@ extension SQLiteHubStorage: CaseStorage {
             appealFrom: appealText.flatMap(CaseState.init(rawValue:)), appealed: (row["appealed"] as Int64) != 0)
     }
 
-    public func cases(state: CaseState?, hall: String?) async throws(HubError) -> [CaseEntry] {
-        try read("listing cases") { db in
+    public func cases(states: Set<CaseState>?, hall: String?, limit: Int) async throws(HubError) -> [CaseEntry] {
+        // The states as one text, ",pending,verified,", so one statement serves any set.
+        let stateList = states.map { "," + $0.map(\.rawValue).sorted().joined(separator: ",") + "," }
+        return try read("listing cases") { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM bad_case WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR hall = ?2) ORDER BY id
-                """, arguments: [state?.rawValue, hall]).compactMap(Self.caseEntry)
+                SELECT * FROM bad_case WHERE (?1 IS NULL OR instr(?1, ',' || state || ',') > 0) AND (?2 IS NULL OR hall = ?2)
+                ORDER BY id DESC LIMIT ?3
+                """, arguments: [stateList, hall, limit]).compactMap(Self.caseEntry)
         }
     }
 

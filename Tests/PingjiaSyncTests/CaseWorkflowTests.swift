@@ -59,7 +59,7 @@ import Testing
             try await device.store([4, 5, 5].map { StoredDevice.rating(code: $0, at: at) }, in: storage)
             let clock = TestClock(shanghai("2026-11-02 11:00"))
             let workflow = CaseWorkflow(storage: storage, config: .empty, now: { clock.now })
-            let ids = try await workflow.list(for: Self.manager).map(\.entry.id)
+            let ids = try await workflow.list(for: Self.manager).map(\.entry.id).sorted()
             #expect(ids.count == 3)
             let (a, b, c) = (ids[0], ids[1], ids[2])
 
@@ -128,7 +128,9 @@ import Testing
             #expect(events[0].at == "2026-11-02T03:00:00.000Z")
 
             // Listing by state.
-            #expect(try await workflow.list(for: Self.auditor, state: .closed).count == 3)
+            #expect(try await workflow.list(for: Self.auditor, .state(.closed)).count == 3)
+            #expect(try await workflow.list(for: Self.auditor).isEmpty)   // open ones only
+            #expect(try await workflow.list(for: Self.auditor, .all).map(\.entry.id) == [c, b, a])   // newest first
         }
     }
 

@@ -75,7 +75,7 @@ import Testing
                     #expect(got == want)
                 }
                 // Mistaken and malicious 差评 stay visible as cases.
-                let closed = try await storage.cases(state: .verified, hall: nil)
+                let closed = try await storage.cases(states: [.verified], hall: nil, limit: 1000)
                 #expect(closed.contains { $0.verdict == .mistaken } && closed.contains { $0.verdict == .malicious })
             } catch {
                 await storage.close()
