@@ -155,6 +155,15 @@ public struct ReportQuery: Sendable, Equatable {
     public var hall: String?
     public var by: Grouping?
 
+    /// Bounds on the stored `rated_at` text that every row of the range lies within, whatever
+    /// UTC offset its device wrote (at most a day away from the hall's): the day before `from`
+    /// and the second day after `to`. They let the time index narrow the scan before each row's
+    /// local date is computed. Nil for a date that is not YYYY-MM-DD.
+    public var textBounds: (lower: String, upper: String)? {
+        guard let first = LocalDay(from), let last = LocalDay(to) else { return nil }
+        return (LocalDay(first.noon.addingTimeInterval(-24 * 3600)).text, last.next.next.text)
+    }
+
     public init(from: String, to: String, hall: String? = nil, by: Grouping? = nil) {
         self.from = from
         self.to = to

@@ -296,6 +296,7 @@ extension PostgresHubStorage: CaseStorage {
         let key = Self.reportKey(query.by, "r")
         let phone = Self.phoneReportItems(query.by).map { "UNION ALL " + $0 } ?? ""
         let from = query.from, to = query.to, hall = query.hall
+        guard let (lower, upper) = query.textBounds else { throw .invalid("report dates must be YYYY-MM-DD: \(from), \(to)") }
         return try await read("computing a report") { connection in
             var rows: [ReportCounts] = []
             let sql: PostgresQuery = """
@@ -304,6 +305,7 @@ extension PostgresHubStorage: CaseStorage {
                     FROM record r JOIN device d ON d.device_id = r.device_id
                     LEFT JOIN bad_case c ON c.source = 'device' AND c.rating_id = r.id::text
                     WHERE r.kind IN ('rating', 'unrated') AND NOT ('test' = ANY (r.flags))
+                        AND r.rated_at >= \(lower) AND r.rated_at < \(upper)
                         AND \(unescaped: localDay)::date BETWEEN \(from)::date AND \(to)::date
                         AND (\(hall)::text IS NULL OR d.hall = \(hall))
                     \(unescaped: phone))

@@ -238,6 +238,7 @@ extension SQLiteHubStorage: CaseStorage {
             FROM record r JOIN device d ON d.device_id = r.device_id
             LEFT JOIN bad_case c ON c.source = 'device' AND c.rating_id = r.id
             WHERE r.kind IN ('rating', 'unrated') AND r.flags NOT LIKE '%"test"%'
+                AND r.rated_at >= :lower AND r.rated_at < :upper
                 AND \(localDay) BETWEEN :from AND :to AND (:hall IS NULL OR d.hall = :hall)
             """
         if let phone = Self.phoneReportItems(query.by) { items += "\nUNION ALL\n" + phone }
@@ -255,8 +256,10 @@ extension SQLiteHubStorage: CaseStorage {
                 count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'valid' AND follow_up IS NOT NULL) AS followed_up
             FROM items GROUP BY k ORDER BY k
             """
+        guard let bounds = query.textBounds else { throw .invalid("report dates must be YYYY-MM-DD: \(query.from), \(query.to)") }
         return try read("computing a report") { db in
-            try Row.fetchAll(db, sql: sql, arguments: ["from": query.from, "to": query.to, "hall": query.hall]).map { row in
+            try Row.fetchAll(db, sql: sql, arguments: ["from": query.from, "to": query.to, "hall": query.hall,
+                                                       "lower": bounds.lower, "upper": bounds.upper]).map { row in
                 ReportCounts(key: row["k"], ratings: row["ratings"], good: row["good"], basic: row["basic"],
                              badValid: row["bad_valid"], badMistaken: row["bad_mistaken"], badMalicious: row["bad_malicious"],
                              badUnverified: row["bad_unverified"], unrated: row["unrated"], followedUp: row["followed_up"])
