@@ -187,7 +187,7 @@ extension PostgresHubStorage: CaseStorage {
                     SELECT 'device', r.id::text, d.hall, r.device_id, r.staff_id, r.window_id, r.matter_code, r.code,
                         to_json(r.reasons)::text, r.comment, r.rated_at, r.received_at, 'pending', r.received_at
                     FROM record r JOIN device d ON d.device_id = r.device_id
-                    WHERE r.kind = 'rating' AND r.code >= 4 AND NOT ('test' = ANY (r.flags))
+                    WHERE r.kind = 'rating' AND r.code >= 4 AND cardinality(r.flags) = 0
                         AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'device' AND c.rating_id = r.id::text)
                     ORDER BY r.ingest_id
                     ON CONFLICT (source, rating_id) DO NOTHING
@@ -304,7 +304,7 @@ extension PostgresHubStorage: CaseStorage {
                     SELECT \(unescaped: key) AS k, r.kind AS kind, r.code AS code, c.verdict AS verdict, c.follow_up_result AS follow_up
                     FROM record r JOIN device d ON d.device_id = r.device_id
                     LEFT JOIN bad_case c ON c.source = 'device' AND c.rating_id = r.id::text
-                    WHERE r.kind IN ('rating', 'unrated') AND NOT ('test' = ANY (r.flags))
+                    WHERE r.kind IN ('rating', 'unrated') AND cardinality(r.flags) = 0
                         AND r.rated_at >= \(lower) AND r.rated_at < \(upper)
                         AND \(unescaped: localDay)::date BETWEEN \(from)::date AND \(to)::date
                         AND (\(hall)::text IS NULL OR d.hall = \(hall))

@@ -157,7 +157,7 @@ extension SQLiteHubStorage: CaseStorage {
                 SELECT 'device', r.id, d.hall, r.device_id, r.staff_id, r.window_id, r.matter_code, r.code, r.reasons,
                     r.comment, r.rated_at, r.received_at, 'pending', r.received_at
                 FROM record r JOIN device d ON d.device_id = r.device_id
-                WHERE r.kind = 'rating' AND r.code >= 4 AND r.flags NOT LIKE '%"test"%'
+                WHERE r.kind = 'rating' AND r.code >= 4 AND r.flags = '[]'
                     AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'device' AND c.rating_id = r.id)
                 ORDER BY r.ingest_id
                 """)
@@ -237,7 +237,7 @@ extension SQLiteHubStorage: CaseStorage {
             SELECT \(Self.reportKey(query.by, "r")) AS k, r.kind AS kind, r.code AS code, c.verdict AS verdict, c.follow_up_result AS follow_up
             FROM record r JOIN device d ON d.device_id = r.device_id
             LEFT JOIN bad_case c ON c.source = 'device' AND c.rating_id = r.id
-            WHERE r.kind IN ('rating', 'unrated') AND r.flags NOT LIKE '%"test"%'
+            WHERE r.kind IN ('rating', 'unrated') AND r.flags = '[]'
                 AND r.rated_at >= :lower AND r.rated_at < :upper
                 AND \(localDay) BETWEEN :from AND :to AND (:hall IS NULL OR d.hall = :hall)
             """

@@ -9,7 +9,7 @@ struct ReportCommand: AsyncParsableCommand {
         abstract: "Ratings, good, 基本满意, 差评 by verdict, bad rate, unrated rate and 回访 rate over a date range.",
         discussion: """
             Dates are the halls' local dates (Asia/Shanghai), both included. Device records and phone ratings both count; \
-            ratings flagged 'test' do not. bad rate = (valid + not yet verified 差评) / (ratings - mistaken - malicious); \
+            flagged ratings (test, repeat, unarmed, suspect-burst, …) do not. bad rate = (valid + not yet verified 差评) / (ratings - mistaken - malicious); \
             unrated rate = 未评价 / (ratings + 未评价); 回访 rate = valid 差评 called back / valid 差评; \
             percentages rounded half up to two decimals. 差评 without a case get one first.
             """)

@@ -30,7 +30,8 @@ import Testing
             var device = try await StoredDevice.make(storage, hall: "东城大厅", id: "pj-000000000001")
             let at = "2026-11-02T10:00:00.000+08:00"
             try await device.store((1...5).map { StoredDevice.rating(code: $0, at: at) }
-                                   + [StoredDevice.rating(code: nil, at: at), StoredDevice.rating(code: 5, at: at, flags: [.test])], in: storage)
+                                   + [StoredDevice.rating(code: nil, at: at), StoredDevice.rating(code: 5, at: at, flags: [.test]),
+                                      StoredDevice.rating(code: 4, at: at, flags: [.repeat])], in: storage)
             let workflow = CaseWorkflow(storage: storage, config: .empty)
             // Several sweeps at once (several hub instances) still open one case per 差评.
             let opened = try await withThrowingTaskGroup(of: Int.self) { group in

@@ -37,7 +37,7 @@ import Testing
             }
             let code = row["kind"] == "unrated" ? nil : Int(row["code"])
             let rating = StoredDevice.rating(code: code, staff: row["staff"], window: row["window"], matter: row["matter"],
-                                             at: row["rated_at"], flags: row["flags"] == "test" ? [.test] : [])
+                                             at: row["rated_at"], flags: row["flags"].isEmpty ? [] : [RatingFlag(rawValue: row["flags"])])
             pending[device, default: []].append(rating)
             if !row["verdict"].isEmpty { outcomes[rating.id.uuidString.lowercased()] = row }
         }

@@ -9,8 +9,8 @@ gets (verdict valid / mistaken / malicious, or empty: not yet verified; follow_u
 of a valid one, or empty). The test loads it into a hub, drives the cases through the workflow,
 and compares `pingjia-hub report`'s figures for each query below with expected.json.
 
-Figures (docs/DESIGN.md): dates are local dates in Asia/Shanghai (UTC+8); rows flagged 'test' do
-not count; bad rate = (valid + unverified) / (ratings - mistaken - malicious); unrated rate =
+Figures (docs/DESIGN.md): dates are local dates in Asia/Shanghai (UTC+8); flagged rows (test,
+repeat, suspect-burst) do not count; bad rate = (valid + unverified) / (ratings - mistaken - malicious); unrated rate =
 unrated / (ratings + unrated); follow-up rate = valid with a follow-up / valid; percentages with
 two decimals, rounded half up; no percentage when the denominator is 0.
 """
@@ -61,7 +61,8 @@ def make_csv(path):
                 verdict = rng.choice(["valid", "valid", "valid", "mistaken", "malicious", ""])
                 if verdict == "valid":
                     follow_up = rng.choice(["satisfied", "unsatisfied", "unreachable", ""])
-            flags = "test" if rng.random() < 0.02 else ""
+            draw = rng.random()
+            flags = "test" if draw < 0.02 else "repeat" if draw < 0.04 else "suspect-burst" if draw < 0.05 else ""
             rows.append({"hall": hall, "device": device, "staff": f"A10{rng.randint(1, 6):02d}", "window": str(rng.randint(1, 6)),
                          "matter": f"M0{rng.randint(1, 4)}", "kind": kind, "code": code, "rated_at": rated_at, "flags": flags,
                          "verdict": verdict, "follow_up": follow_up})
@@ -105,7 +106,7 @@ def local_day(text):
 
 def report(rows, query):
     chosen = [r for r in rows
-              if r["flags"] != "test" and query["from"] <= local_day(r["rated_at"]) <= query["to"]
+              if r["flags"] == "" and query["from"] <= local_day(r["rated_at"]) <= query["to"]
               and (query["hall"] is None or r["hall"] == query["hall"])]
     key_of = {"staff": lambda r: r["staff"], "window": lambda r: r["window"], "matter": lambda r: r["matter"],
               "day": lambda r: local_day(r["rated_at"])}
