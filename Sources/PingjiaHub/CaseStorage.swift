@@ -101,8 +101,10 @@ public struct CaseEntry: Sendable, Equatable, Codable {
     public let windowId: String?
     public let matterCode: String?
     public let code: Int
-    public let reasons: [String]
-    public let comment: String?
+    /// The rating's reasons and comment; a case read by id adds those of the kiosk's follow-up
+    /// (`reasons` record), which may arrive after the case opened.
+    public var reasons: [String]
+    public var comment: String?
     public let ratedAt: String
     public let openedAt: String
     public let state: CaseState

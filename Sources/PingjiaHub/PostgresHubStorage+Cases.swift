@@ -244,11 +244,20 @@ extension PostgresHubStorage: CaseStorage {
 
     public func caseEntry(id: Int64) async throws(HubError) -> CaseEntry? {
         try await read("reading a case") { connection in
+            var found: CaseEntry?
             for try await row in try await connection.query("SELECT \(unescaped: Self.caseColumns) FROM bad_case WHERE id = \(id)",
                                                             logger: self.logger) {
-                return try Self.caseEntry(row)
+                found = try Self.caseEntry(row)
             }
-            return nil
+            guard var entry = found, entry.source == "device" else { return found }
+            for try await (reasons, comment) in try await connection.query("""
+                SELECT reasons, comment FROM record
+                WHERE device_id = \(entry.deviceId) AND refers_to = \(entry.ratingId) AND kind = 'reasons' ORDER BY seq
+                """, logger: self.logger).decode(([String], String?).self) {
+                for reason in reasons where !entry.reasons.contains(reason) { entry.reasons.append(reason) }
+                entry.comment = entry.comment ?? comment
+            }
+            return entry
         }
     }
 

@@ -195,7 +195,17 @@ extension SQLiteHubStorage: CaseStorage {
 
     public func caseEntry(id: Int64) async throws(HubError) -> CaseEntry? {
         try read("reading a case") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM bad_case WHERE id = ?", arguments: [id]).flatMap(Self.caseEntry)
+            guard var entry = try Row.fetchOne(db, sql: "SELECT * FROM bad_case WHERE id = ?", arguments: [id]).flatMap(Self.caseEntry) else {
+                return nil
+            }
+            guard entry.source == "device" else { return entry }
+            for row in try Row.fetchAll(db, sql: """
+                SELECT reasons, comment FROM record WHERE device_id = ? AND refers_to = ? AND kind = 'reasons' ORDER BY seq
+                """, arguments: [entry.deviceId, entry.ratingId]) {
+                for reason in Self.stringArray(row["reasons"]) ?? [] where !entry.reasons.contains(reason) { entry.reasons.append(reason) }
+                entry.comment = entry.comment ?? row["comment"]
+            }
+            return entry
         }
     }
 

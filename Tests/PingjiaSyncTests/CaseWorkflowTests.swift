@@ -135,6 +135,27 @@ import Testing
         }
     }
 
+    @Test(arguments: Backend.all)
+    func theKiosksReasonsFollowUpShowsOnTheCase(_ backend: Backend) async throws {
+        try await withStorage(backend) { storage in
+            var device = try await StoredDevice.make(storage, hall: "东城大厅", id: "pj-000000000004")
+            var rating = StoredDevice.rating(code: 5, at: "2026-11-02T10:00:00.000+08:00")
+            rating.reasons = []
+            rating.comment = nil
+            try await device.store([rating], in: storage)
+            let workflow = CaseWorkflow(storage: storage, config: .empty)
+            let id = try #require(try await workflow.list(for: Self.manager).first?.entry.id)
+            // The citizen picks reasons after the press: a `reasons` record follows the rating.
+            try await device.store([NewRating.reasons(for: rating, reasons: ["queue", "attitude"], comment: "排队太久", channel: .touch,
+                                                      at: DeviceTime(wallClock: "2026-11-02T10:00:20.000+08:00", monotonicNs: 2))],
+                                   in: storage)
+            let entry = try await workflow.detail(id: id, for: Self.manager).view.entry
+            #expect(entry.reasons == ["queue", "attitude"] && entry.comment == "排队太久")
+            // The follow-up opens no case of its own.
+            #expect(try await workflow.sweep() == 0)
+        }
+    }
+
     @Test func deadlinesCountWorkingDaysHolidaysAndWorkingWeekends() throws {
         let config = try CaseWorkflowConfig.parse(text: testWorkflowConfig, file: "workflow.toml")
         // Entered 待核实 on Wednesday 2026-09-30: Oct 1-7 are off (3, 4 a weekend), Oct 8 and 9
