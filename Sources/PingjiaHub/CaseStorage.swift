@@ -6,6 +6,8 @@ public protocol CaseStorage {
     // MARK: Admin users and sessions
     func addUser(_ user: AdminUserRecord, now: Date) async throws(HubError)
     func setPassword(name: String, passwordHash: String, now: Date) async throws(HubError)
+    /// Removes a user and ends their sessions; the audit trail keeps their name.
+    func removeUser(name: String) async throws(HubError)
     func adminUsers() async throws(HubError) -> [AdminUserRecord]
     func adminUser(name: String) async throws(HubError) -> AdminUserRecord?
     /// Stores a session under the SHA-256 of its cookie token (the token itself is never stored).

@@ -112,6 +112,17 @@ extension PostgresHubStorage: CaseStorage {
         }
     }
 
+    public func removeUser(name: String) async throws(HubError) {
+        try await transaction("removing an admin user") { connection in
+            try await connection.query("DELETE FROM admin_session WHERE user_name = \(name)", logger: self.logger)
+            var found = false
+            for try await _ in try await connection.query("DELETE FROM admin_user WHERE name = \(name) RETURNING name", logger: self.logger) {
+                found = true
+            }
+            if !found { throw HubError.invalid("no user '\(name)': see `pingjia-hub users list`") }
+        }
+    }
+
     public func adminUsers() async throws(HubError) -> [AdminUserRecord] {
         try await read("listing admin users") { connection in
             var users: [AdminUserRecord] = []

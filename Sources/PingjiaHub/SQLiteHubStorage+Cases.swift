@@ -101,6 +101,14 @@ extension SQLiteHubStorage: CaseStorage {
         }
     }
 
+    public func removeUser(name: String) async throws(HubError) {
+        try write("removing an admin user") { db in
+            try db.execute(sql: "DELETE FROM admin_session WHERE user_name = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM admin_user WHERE name = ?", arguments: [name])
+            guard db.changesCount == 1 else { throw HubError.invalid("no user '\(name)': see `pingjia-hub users list`") }
+        }
+    }
+
     public func adminUsers() async throws(HubError) -> [AdminUserRecord] {
         try read("listing admin users") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM admin_user ORDER BY name").compactMap { Self.user($0) }

@@ -9,7 +9,7 @@ import PingjiaHub
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Admin users of the hub's web pages (/admin): hall managers and auditors.",
-        subcommands: [Add.self, List.self, Passwd.self])
+        subcommands: [Add.self, List.self, Passwd.self, Remove.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -83,6 +83,28 @@ struct Users: AsyncParsableCommand {
                 }
                 await storage.close()
                 print("password of \(name) changed; their sessions were ended")
+            } catch {
+                Self.fail(error)
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a user; their sessions end, the cases' audit trail keeps their name.")
+        @OptionGroup var hubOptions: HubOptions
+        @Argument(help: "The user name.") var name: String
+
+        func run() async throws {
+            do {
+                let storage = try await hubOptions.open().storage
+                do {
+                    try await storage.removeUser(name: name)
+                } catch {
+                    await storage.close()
+                    throw error
+                }
+                await storage.close()
+                print("removed \(name)")
             } catch {
                 Self.fail(error)
             }

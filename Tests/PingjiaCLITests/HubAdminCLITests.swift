@@ -29,6 +29,8 @@ import Testing
             #expect(stored.hasPrefix("pbkdf2-sha256$600000$") && !stored.contains("long enough"))
             #expect(try Self.hub(["users", "passwd", "nobody", "--password-file", password.path], db: db, in: dir).stderr
                         .contains("no user 'nobody'"))
+            #expect(try Self.hub(["users", "remove", "zhao"], db: db, in: dir).status == 0)
+            #expect(try Self.hub(["users", "list"], db: db, in: dir).stdout == "wang\tmanager\t市民中心\n")
         }
     }
 

@@ -201,6 +201,23 @@ final class TestBrowser: @unchecked Sendable {
         }
     }
 
+    @Test(arguments: Backend.all)
+    func removingAUserOrChangingTheirPasswordEndsTheirSessions(_ backend: Backend) async throws {
+        try await withHub(backend) { hub, _, _ in
+            let manager = TestBrowser(hub.url), auditor = TestBrowser(hub.url)
+            defer { Task { await manager.shutdown(); await auditor.shutdown() } }
+            #expect(try await manager.signIn("wang", Self.password).status == 303)
+            #expect(try await auditor.signIn("zhao", Self.password).status == 303)
+            try await hub.storage.setPassword(name: "wang", passwordHash: try AdminPassword.hash("another password", rounds: 1000), now: Date())
+            #expect(try await manager.get("/v1/admin/cases").status == 401)
+            #expect(try await manager.signIn("wang", Self.password).status == 401)
+            #expect(try await auditor.get("/v1/admin/cases").status == 200)
+            try await hub.storage.removeUser(name: "zhao")
+            #expect(try await auditor.get("/v1/admin/cases").status == 401)
+            #expect(try await hub.storage.adminUsers().map(\.name) == ["li", "wang"])
+        }
+    }
+
     @Test func theAuditTrailIsAppendOnly() async throws {
         try await withHub(.sqlite) { hub, _, ids in
             let workflow = CaseWorkflow(storage: hub.storage, config: .empty)
