@@ -89,6 +89,8 @@ run: build
 run-hub: build
 	@echo "Register the demo kiosk:  $(BIN)/pingjia-hub devices add --hall 演示大厅 --name 1号窗口 --db $(HUB_DIR)/hub.db"
 	@echo "then:                     $(BIN)/pingjia enroll --hub http://127.0.0.1:8780 --code CODE --state-dir $(STATE_DIR)"
+	@echo "Admin pages (差评 cases, reports): http://127.0.0.1:8780/admin after"
+	@echo "                          $(BIN)/pingjia-hub users add admin --role auditor --db $(HUB_DIR)/hub.db"
 	@echo "Stop the hub with Ctrl-C."; echo
 	@exec $(BIN)/pingjia-hub serve --db "$(HUB_DIR)/hub.db"
 

@@ -107,8 +107,9 @@ let package = Package(
         ]),
         // The central server: ingest, verification, device registry, storage (SQL lives here).
         .target(name: "PingjiaHub", dependencies: [
-            "PingjiaCore", "PingjiaSyncProtocol", "PingjiaConfig",
+            "PingjiaCore", "PingjiaSyncProtocol", "PingjiaConfig", "PingjiaTOML",
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -25,6 +25,12 @@ public struct HubSettings: Sendable {
     /// Behind a reverse proxy every phone arrives from the proxy's address: the header the proxy
     /// writes the client's address into (e.g. X-Real-IP; the last entry of a list counts). Nil: the connection's peer.
     public var clientAddressHeader: String?
+    /// Admin pages: session cookies marked Secure (set it when the hub is served over https).
+    public var adminSecureCookie = false
+    public var adminSessionMinutes = 8 * 60
+    public var loginsPerMinutePerUser = 2.0
+    /// 差评 case deadlines and the working-day calendar (`hub/workflow.toml`).
+    public var workflow = CaseWorkflowConfig.empty
 
     public init() {}
 }
@@ -126,6 +132,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
     }
 
     registerPhoneRoutes(on: router, hub: hub, settings: settings, logger: logger)
+    registerCaseRoutes(on: router, hub: hub, settings: settings, logger: logger)
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true

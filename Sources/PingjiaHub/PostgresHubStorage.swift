@@ -203,6 +203,7 @@ public final class PostgresHubStorage: HubStorage {
             "CREATE INDEX record_by_time ON record (rated_at) INCLUDE (level, code, kind)",
         ]),
         (4, "phone ratings", phoneRatingStatements),
+        (5, "cases", casesMigration),
     ]
 
     private func migrate() async throws(HubError) {

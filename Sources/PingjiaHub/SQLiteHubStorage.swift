@@ -144,6 +144,7 @@ public final class SQLiteHubStorage: HubStorage {
                 """)
         }
         migrator.registerMigration("v4: phone ratings", migrate: migratePhoneRatings)
+        migrator.registerMigration("v5: cases", migrate: casesMigration)
         return migrator
     }
 

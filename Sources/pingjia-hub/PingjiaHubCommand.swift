@@ -11,7 +11,7 @@ struct PingjiaHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingjia-hub",
         abstract: "The Pingjia hub: enrolls kiosks, ingests their signed rating batches, feeds the provincial platform.",
-        subcommands: [Serve.self, Devices.self, Alarms.self, BenchIngest.self, Roster.self, Halls.self]
+        subcommands: [Serve.self, Devices.self, Alarms.self, Roster.self, Halls.self, Users.self, ReportCommand.self, BenchIngest.self]
     )
 }
 
@@ -101,6 +101,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: "差评 case deadlines and working-day calendar (default: the shipped hub/workflow.toml).")
+    var workflow: String?
+
+    @Flag(name: .customLong("admin-secure-cookie"), help: "Mark admin session cookies Secure (when clients reach the hub over https).")
+    var adminSecureCookie = false
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -121,6 +127,8 @@ struct Serve: AsyncParsableCommand {
             settings.host = host
             settings.port = port
             settings.clientAddressHeader = clientAddressHeader
+            settings.adminSecureCookie = adminSecureCookie
+            settings.workflow = try loadWorkflow(logger: logger)
             if let exportTokenFile {
                 guard let data = FileManager.default.contents(atPath: exportTokenFile) else {
                     throw Failure("cannot read the export token file \(exportTokenFile)")
@@ -141,6 +149,20 @@ struct Serve: AsyncParsableCommand {
         let group = ServiceGroup(services: [app, puller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         await hub.storage.close()
+    }
+}
+
+extension Serve {
+    func loadWorkflow(logger: Logger) throws -> CaseWorkflowConfig {
+        guard let path = workflow ?? CaseWorkflowConfig.shippedFile() else {
+            logger.warning("no hub/workflow.toml found: 差评 cases have no deadlines (give --workflow FILE)")
+            return .empty
+        }
+        do {
+            return try CaseWorkflowConfig.load(path: path)
+        } catch {
+            throw Failure(error.description)
+        }
     }
 }
 
