@@ -20,6 +20,9 @@ public struct HubSettings: Sendable {
     public var idleTimeoutSeconds = 30
     /// Bearer token a provincial platform presents to `/v1/export`; nil disables the feed.
     public var exportToken: String?
+    /// Per device: heartbeats a second sustained, and the burst above it (a change sends one at once).
+    public var heartbeatsPerSecond = 0.2
+    public var heartbeatBurst = 10.0
 
     public init() {}
 }
@@ -119,6 +122,8 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
             return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
         }
     }
+
+    registerFleetRoutes(on: router, hub: hub, settings: settings, logger: logger)
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true
