@@ -241,3 +241,34 @@ func deadPort() throws -> Int {
         }
     }
 }
+
+/// The network watcher sees an address appear on an interface (as when DHCP completes) and wakes
+/// sync. Needs root (CAP_NET_ADMIN) and iproute2; the address is on loopback and removed after.
+@Suite struct NetlinkWatcherTests {
+    static var canChangeAddresses: Bool { geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") }
+
+    static func ip(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 { throw HarnessError("ip \(arguments.joined(separator: " ")) failed") }
+    }
+
+    @Test(.enabled(if: canChangeAddresses, "needs root and /usr/sbin/ip"))
+    func anAddressAppearingWakesSync() async throws {
+        let woken = Locked(0)
+        let watcher = NetlinkWatcher(logger: quietLogger) { woken.mutate { $0 += 1 } }
+        let task = Task { try await watcher.run() }
+        defer { task.cancel() }
+        try await Task.sleep(for: .milliseconds(300))   // the socket is bound
+        #expect(woken.value == 0)
+        let address = "127.0.0.\(Int.random(in: 100...199))/32"
+        try Self.ip(["addr", "add", address, "dev", "lo"])
+        defer { try? Self.ip(["addr", "del", address, "dev", "lo"]) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while woken.value == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(woken.value == 1)
+    }
+}
