@@ -202,4 +202,35 @@ final class WebhookReceiver: @unchecked Sendable {
             await hub.stop()
         }
     }
+
+    /// Several hub instances on one database run their alert rounds at the same moment: each
+    /// alert is raised once and each bad rating alerts once, and no round fails.
+    @Test(arguments: Backend.all)
+    func concurrentRoundsOfTwoInstancesRaiseEachAlertOnce(_ backend: Backend) async throws {
+        try await withTempDirectory { dir in
+            let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
+            defer { device.close() }
+            try device.rate(20)   // bad: index 3, 4, 8, 9, 13, 14, 18, 19
+            #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
+            let second = try await backend.open(try hub.database())
+            let instances = [hub.hub!, Hub(storage: second, key: hub.key, logger: quietLogger)]
+            let later = Date().addingTimeInterval(3600)   // the device is offline by then
+            let events = try await withThrowingTaskGroup(of: [AlertEvent].self) { group in
+                for index in 0..<8 {
+                    let evaluator = AlertEvaluator(hub: instances[index % 2], rules: AlertRules(), webhooks: ["http://127.0.0.1:9/a"],
+                                                   logger: quietLogger)
+                    group.addTask { try await evaluator.round(now: later) }
+                }
+                var all: [AlertEvent] = []
+                for try await events in group { all += events }
+                return all
+            }
+            #expect(events.filter { $0.alert.kind == "offline" }.count == 1)
+            #expect(events.filter { $0.alert.kind == "bad-rating" }.count == 8)
+            #expect(events.count == 9)
+            #expect(try await hub.storage.deliveries().count == 9)
+            await second.close()
+            await hub.stop()
+        }
+    }
 }

@@ -149,6 +149,31 @@ func deadPort() throws -> Int {
         }
     }
 
+    /// Heartbeats have a per-device rate limit of their own.
+    @Test func heartbeatsOverTheRateLimitAreRefusedWith429() async throws {
+        try await withTempDirectory { dir in
+            let hub = HubHarness(directory: dir)
+            try await hub.start { settings in
+                settings.heartbeatBurst = 2
+                settings.heartbeatsPerSecond = 0.01
+            }
+            let device = try await enrolledDevice(dir, with: hub)
+            defer { device.close() }
+            let service = try heartbeatService(device, baseURL: hub.url)
+            defer { Task { await service.transport.shutdown() } }
+            _ = try await service.beat().get()
+            _ = try await service.beat().get()
+            guard case .failure(.refused(429, _)) = await service.beat() else {
+                Issue.record("the third heartbeat in a row should be refused with 429")
+                return
+            }
+            // Batches are counted apart: the device still delivers.
+            try device.rate(3)
+            #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
+            await hub.stop()
+        }
+    }
+
     /// Hub down → the push loop's backoff grows → hub up → a heartbeat gets through and wakes the
     /// push loop, which drains the outbox at once instead of waiting out its backoff.
     @Test func aHeartbeatThatGetsThroughWakesThePushLoop() async throws {
