@@ -27,13 +27,14 @@ BIN       := $(CURDIR)/.build/debug
 # display and touch pages; a CJK font by name, or Chinese renders as boxes in their screenshots.
 # systemd-analyze rates the hardening of our units; gcc builds the C benchmark baselines and the
 # ENOSPC shim of the disk-full campaign. postgresql: the hub's PostgreSQL backend is tested
-# against a real server (scripts/with-postgres.sh), and make run-hub-pg runs on it. rsvg-convert
+# against a real server (scripts/with-postgres.sh), and make run-hub-pg runs on it. iproute2: a
+# test adds an address to loopback to see the kiosk's netlink watcher wake sync. rsvg-convert
 # turns `pingjia qr sheet` into PDF, with CJK glyphs from fonts-wqy-microhei; tests render those
 # pages back with pdftoppm (poppler-utils).
 DEB_PACKAGES := pkg-config libqrencode-dev libpng-dev libusb-1.0-0-dev libsqlite3-dev \
                 sqlite3 zbar-tools librsvg2-bin strace poppler-utils \
                 umockdev libumockdev0 gir1.2-umockdev-1.0 python3 python3-gi python3-pip \
-                chromium chromium-driver fonts-wqy-microhei systemd gcc postgresql
+                chromium chromium-driver fonts-wqy-microhei systemd gcc postgresql iproute2
 
 FUZZ_TARGETS := FuzzScale FuzzConfig FuzzRoster FuzzProfile FuzzReports FuzzBatch FuzzQRToken
 FUZZ_SECONDS ?= 60

@@ -135,6 +135,7 @@ let package = Package(
         ]),
         .executableTarget(name: "pingjiad", dependencies: [
             "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices", "PingjiaSync", "PingjiaWeb",
+            "PingjiaSyncProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

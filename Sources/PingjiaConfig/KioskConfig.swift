@@ -186,6 +186,9 @@ public struct KioskConfig: Sendable, Equatable {
     # ca_bundle = "/etc/pingjia/hub-ca.pem"
     # Acknowledged ratings older than this many days are removed from the kiosk (0 = keep all).
     retention_days = 90
+    # A heartbeat (health, outbox, keypads, staff) goes to the hub this often and on every change;
+    # 10-3600 seconds, 0 = none. Only in push mode; skipped while the hub cannot be reached.
+    heartbeat_seconds = 60
 
     [log]
     # trace, debug, info, notice, warning, error or critical
@@ -234,6 +237,8 @@ public struct SyncConfig: Sendable, Equatable {
     public var batchBytes = 1_048_576
     public var caBundle: String?
     public var retentionDays = 90
+    /// Seconds between heartbeats to the hub (push mode); 0 turns them off.
+    public var heartbeatSeconds = 60
     /// Where the kiosk serves `/healthz` and, in pull mode, its outbox to the hub ("host:port").
     public var listenHost: String?
     public var listenPort: Int?
@@ -278,6 +283,11 @@ public struct SyncConfig: Sendable, Equatable {
         if let bundle = table.string("ca_bundle") {
             if bundle.hasPrefix("/") { config.caBundle = bundle } else {
                 table.problem("ca_bundle", "ca_bundle '\(bundle)' must be an absolute path to a PEM file")
+            }
+        }
+        if let seconds = table.int("heartbeat_seconds") {
+            if seconds == 0 || (10...3600).contains(seconds) { config.heartbeatSeconds = seconds } else {
+                table.problem("heartbeat_seconds", "heartbeat_seconds \(seconds) must be 10-3600 (or 0 to send none)")
             }
         }
         if let days = table.int("retention_days") {

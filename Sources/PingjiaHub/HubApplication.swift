@@ -31,6 +31,9 @@ public struct HubSettings: Sendable {
     public var loginsPerMinutePerUser = 2.0
     /// 差评 case deadlines and the working-day calendar (`hub/workflow.toml`).
     public var workflow = CaseWorkflowConfig.empty
+    /// Per device: heartbeats a second sustained, and the burst above it (a change sends one at once).
+    public var heartbeatsPerSecond = 0.2
+    public var heartbeatBurst = 10.0
 
     public init() {}
 }
@@ -133,6 +136,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
 
     registerPhoneRoutes(on: router, hub: hub, settings: settings, logger: logger)
     registerCaseRoutes(on: router, hub: hub, settings: settings, logger: logger)
+    registerFleetRoutes(on: router, hub: hub, settings: settings, logger: logger)
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true

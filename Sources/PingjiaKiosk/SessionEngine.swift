@@ -251,6 +251,15 @@ public final class SessionEngine: Sendable {
         }
     }
 
+    /// Every window the engine has state for (staff set, a session, a press), sorted by id.
+    public func allWindowStates() -> [WindowState] {
+        let now = clock.now().monotonicNs
+        return state.withLock { state in
+            expireLocked(&state, now: now)
+            return state.windows.keys.sorted().map { stateLocked(state, $0) }
+        }
+    }
+
     /// Every change of `windowId`'s state (all windows when nil), starting with the current one.
     public func updates(windowId: String?) -> AsyncStream<WindowState> {
         let (stream, continuation) = AsyncStream.makeStream(of: WindowState.self, bufferingPolicy: .bufferingNewest(16))

@@ -65,6 +65,7 @@ public final class Pusher: Sendable {
     let settings: PushSettings
     let logger: Logger
     private let state = LockedState()
+    private let wakeSignal = WakeSignal()
 
     public init(store: KioskStore, key: SigningKey, hubKey: PublicKey, transport: any HubTransport,
                 settings: PushSettings, logger: Logger) {
@@ -76,6 +77,10 @@ public final class Pusher: Sendable {
         self.settings = settings
         self.logger = logger
     }
+
+    /// Connectivity is back (a heartbeat got through, the network changed): ends a backoff wait
+    /// at once instead of letting it run out.
+    public func wake() { wakeSignal.wake() }
 
     /// One round: build the next batch, send it, act on the answer.
     public func step() async -> Step {
@@ -230,7 +235,10 @@ public final class Pusher: Sendable {
                 let delay = max(backoff.delay(afterFailures: failures), after ?? .zero)
                 logger.warning("sync: will retry", metadata: ["reason": "\(reason)", "attempt": "\(failures)", "in": "\(delay)"])
                 try? store.noteSyncError(reason, at: WireTime.format(Date()))
-                try? await Task.sleep(for: delay)
+                if await wakeSignal.sleep(for: delay) {
+                    logger.info("sync: the hub is reachable again, retrying now", metadata: ["skippedBackoff": "\(delay)"])
+                    failures = 0
+                }
             case let .deadLetter(reason):
                 if !announcedDeadLetter {
                     announcedDeadLetter = true

@@ -5,13 +5,23 @@ import PingjiaHub
 import PingjiaSyncProtocol
 import ServiceLifecycle
 
+// Top-level code rather than @main: the executable has more than one file (one per subcommand).
+// `AsyncParsableCommand.main` named through the protocol: at top level a plain
+// `PingjiaHubCommand.main()` resolves to the synchronous `ParsableCommand.main`, which refuses an
+// async root command at run time.
+await startAsync(PingjiaHubCommand.self)
+
+func startAsync<Command: AsyncParsableCommand>(_ command: Command.Type) async {
+    await command.main(nil)
+}
+
 /// The central server: receives every rating of every enrolled kiosk exactly once.
-@main
 struct PingjiaHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingjia-hub",
         abstract: "The Pingjia hub: enrolls kiosks, ingests their signed rating batches, feeds the provincial platform.",
-        subcommands: [Serve.self, Devices.self, Alarms.self, Roster.self, Halls.self, Users.self, ReportCommand.self, BenchIngest.self]
+        subcommands: [Serve.self, Devices.self, Alarms.self, Roster.self, Halls.self, Users.self, ReportCommand.self, Fleet.self,
+                      BenchIngest.self]
     )
 }
 
@@ -84,6 +94,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the hub's HTTP server until SIGTERM or SIGINT.")
 
     @OptionGroup var hubOptions: HubOptions
+    @OptionGroup(title: "Alerts and webhooks") var fleetOptions: FleetServeOptions
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -117,6 +128,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "pingjia-hub")
         let hub: Hub
         var settings = HubSettings()
+        var fleetServices: [any Service] = []
         do {
             hub = try await hubOptions.open(logger: logger, signing: true)
             // The phone page cannot offer a hall a scale that did not load: say so at start, not per phone.
@@ -124,6 +136,7 @@ struct Serve: AsyncParsableCommand {
             if hub.scales.scales.isEmpty {
                 logger.error("no rating scale loaded: the phone page will refuse every rating; install scales/ or set PINGJIA_DATA_DIR")
             }
+            fleetServices = try fleetOptions.services(hub: hub, logger: logger)
             settings.host = host
             settings.port = port
             settings.clientAddressHeader = clientAddressHeader
@@ -146,7 +159,7 @@ struct Serve: AsyncParsableCommand {
         }
         // The puller fetches from devices in pull mode (`devices pull`); it stops before the server.
         let puller = Puller(hub: hub, logger: logger)
-        let group = ServiceGroup(services: [app, puller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: [app, puller] + fleetServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         await hub.storage.close()
     }

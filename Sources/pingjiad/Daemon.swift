@@ -20,6 +20,9 @@ struct PingjiaDaemon: AsyncParsableCommand {
         abstract: "The Pingjia kiosk daemon: takes ratings, stores them durably, syncs them to the hub."
     )
 
+    /// Reported in the heartbeat.
+    static let version = "0.1.0"
+
     @Option(name: .customLong("state-dir"), help: "State directory (default: $PINGJIA_STATE_DIR, /var/lib/pingjia as root, else ./.pingjia).")
     var stateDir: String?
 
@@ -99,12 +102,14 @@ struct PingjiaDaemon: AsyncParsableCommand {
         } catch {
             logger.error("per-transaction QR codes are off: the device key is unusable", metadata: ["reason": "\(error)"])
         }
+        let attached = AttachedDevices()
         let (webReady, webReadyContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         // Services in dependency order: the store first, then USB devices, sessions, the local web
         // and sync. The group stops them in reverse, so the web and USB have let go and sync has
         // stopped sending before the store closes.
         var services: [any Service] = [StoreService(kiosk: kiosk, logger: logger, readyMetadata: readyMetadata),
-                                       DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, logger: logger),
+                                       DeviceService(kiosk: kiosk, profiles: profiles, sessions: sessions, health: health, attached: attached,
+                                                     logger: logger),
                                        SessionService(kiosk: kiosk, sessions: sessions, logger: logger),
                                        WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: metrics,
                                                                      phoneTokens: phoneTokens),
@@ -122,6 +127,17 @@ struct PingjiaDaemon: AsyncParsableCommand {
             } else if let pusher = try SyncSetup.pusher(location: location, config: kiosk.config, store: kiosk.store,
                                                         logger: syncLogger) {
                 services.append(SyncService(pusher: pusher, logger: logger))
+                // After the push loop: it reads what the others keep, and a heartbeat that gets
+                // through wakes the push loop out of its backoff.
+                var hooks = HeartbeatService.Hooks()
+                let config = kiosk.config
+                hooks.snapshot = { FleetSnapshot.take(config: config, sessions: sessions, devices: attached) }
+                hooks.onReachable = { pusher.wake() }
+                if let heartbeat = try SyncSetup.heartbeat(location: location, config: kiosk.config, store: kiosk.store,
+                                                           version: Self.version, hooks: hooks, logger: syncLogger) {
+                    services.append(heartbeat)
+                }
+                services.append(NetlinkWatcher(logger: syncLogger) { pusher.wake() })
             } else {
                 logger.notice("sync is off: this kiosk is not enrolled with a hub (pingjia enroll --hub URL --code CODE)")
             }

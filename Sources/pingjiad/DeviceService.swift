@@ -17,6 +17,8 @@ struct DeviceService: Service {
     let profiles: ProfileSet
     let sessions: SessionEngine
     let health: KioskHealth
+    /// What the heartbeat reports as plugged in.
+    var attached = AttachedDevices()
     let logger: Logger
 
     func run() async throws {
@@ -63,6 +65,7 @@ struct DeviceService: Service {
         switch event.kind {
         case .attached:
             health.usbEvent()
+            attached.attached(port: event.device.port, serial: event.device.serial, profile: profile.name)
             if pairing(event.device) == nil {
                 logger.warning("device is not paired with a window: its ratings are kept, flagged unarmed; pair it with `pingjia pair --window N` (port \(event.device.port))")
             }
@@ -81,7 +84,9 @@ struct DeviceService: Service {
             }
         case .problem:
             kiosk.metrics.usbError("report")   // logged by the device manager
-        case .detached, .unmatched:
+        case .detached:
+            attached.detached(port: event.device.port)   // logged by the device manager
+        case .unmatched:
             break   // logged by the device manager
         }
     }
