@@ -105,7 +105,7 @@ let package = Package(
         ]),
         // The central server: ingest, verification, device registry, storage (SQL lives here).
         .target(name: "PingjiaHub", dependencies: [
-            "PingjiaCore", "PingjiaSyncProtocol",
+            "PingjiaCore", "PingjiaSyncProtocol", "PingjiaConfig",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -124,7 +124,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "pingjia-hub", dependencies: [
-            "PingjiaHub", "PingjiaSyncProtocol",
+            "PingjiaHub", "PingjiaSyncProtocol", "PingjiaConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -120,6 +120,8 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
         }
     }
 
+    registerRemoteConfigRoutes(on: router, hub: hub, settings: settings, logger: logger)
+
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true
     return Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),

@@ -202,6 +202,7 @@ public final class PostgresHubStorage: HubStorage {
             "CREATE INDEX record_by_window ON record (window_id, rated_at) INCLUDE (level, code, kind)",
             "CREATE INDEX record_by_time ON record (rated_at) INCLUDE (level, code, kind)",
         ]),
+        remoteConfigMigration,
     ]
 
     private func migrate() async throws(HubError) {

@@ -143,6 +143,7 @@ public final class SQLiteHubStorage: HubStorage {
                 CREATE INDEX record_refers_to ON record (device_id, refers_to) WHERE refers_to IS NOT NULL;
                 """)
         }
+        registerRemoteConfigMigration(&migrator)
         return migrator
     }
 

@@ -5,13 +5,15 @@ import PingjiaHub
 import PingjiaSyncProtocol
 import ServiceLifecycle
 
+// Top-level code rather than @main: the executable has more than one file (one per subcommand).
+await PingjiaHubCommand.main()
+
 /// The central server: receives every rating of every enrolled kiosk exactly once.
-@main
 struct PingjiaHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingjia-hub",
         abstract: "The Pingjia hub: enrolls kiosks, ingests their signed rating batches, feeds the provincial platform.",
-        subcommands: [Serve.self, Devices.self, Alarms.self, BenchIngest.self]
+        subcommands: [Serve.self, Devices.self, Alarms.self, ConfigCommand.self, BenchIngest.self]
     )
 }
 
