@@ -41,6 +41,37 @@ import Testing
         return (status, bodyText)
     }
 
+    /// Reads the event stream at `path` until `text` arrives (true) or `timeout` passes (false).
+    static func stream(_ port: Int, _ path: String, until text: String, timeout: TimeInterval) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var tick = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { return false }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { return false }
+            if count > 0 {
+                received += buffer[0..<count]
+                if String(decoding: received, as: UTF8.self).contains(text) { return true }
+            }
+        }
+        return false
+    }
+
     static func waitUntil(_ timeout: TimeInterval, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -127,13 +158,20 @@ import Testing
                 mode = "open"
 
                 """.utf8).write(to: hall)
+            // An open window display is pushed the new link over its event stream (no reload).
+            let pushed = Locked(false)
+            let newLink = "https://hub.example.gov.cn/r/\(device)/A1023?w=3"
+            let display = Thread { pushed.mutate { $0 = Self.stream(port, "/display/3/events", until: newLink, timeout: 25) } }
+            display.start()
+            Thread.sleep(forTimeInterval: 0.5)
             let set = try SyncCLITests.hubCLI(["config", "set", "--hall", "市民中心", hall.path], db: hubDB, in: dir)
             #expect(set.status == 0 && set.stdout.contains("\(device)\tversion 1"), "\(set)")
             #expect(try Self.waitUntil(20) { try Self.http(port, "GET", "/api/v1/windows/4").body.contains(#""mode":"open""#) }, "\(daemon.log)")
-            let display = try Self.http(port, "GET", "/display/3")
-            #expect(display.body.contains("https://hub.example.gov.cn/r/\(device)/A1023?w=3"), "\(display.body.prefix(400))")
+            while display.isExecuting { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(pushed.value, "the display's event stream never carried \(newLink)")
             let config = try Self.http(port, "GET", "/api/v1/config").body
             #expect(config.contains(#""remoteVersion":1"#) && config.contains(#""localOverrides":["session.timeout_ms"]"#), "\(config)")
+            #expect(config.contains(#""qrURLTemplate":"https://hub.example.gov.cn/r/{deviceId}/{staffId}?w={windowId}""#), "\(config)")
             try rate()
             #expect(try Self.waitUntil(20) {
                 let status = try SyncCLITests.hubCLI(["config", "status"], db: hubDB, in: dir).stdout

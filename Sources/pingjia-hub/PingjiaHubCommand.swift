@@ -5,10 +5,8 @@ import PingjiaHub
 import PingjiaSyncProtocol
 import ServiceLifecycle
 
-// Top-level code rather than @main: the executable has more than one file (one per subcommand).
-await PingjiaHubCommand.main()
-
 /// The central server: receives every rating of every enrolled kiosk exactly once.
+@main
 struct PingjiaHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingjia-hub",
