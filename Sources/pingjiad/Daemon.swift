@@ -121,10 +121,11 @@ struct PingjiaDaemon: AsyncParsableCommand {
             } else {
                 logger.notice("sync is off: this kiosk is not enrolled with a hub (pingjia enroll --hub URL --code CODE)")
             }
-            if let client = try SyncSetup.remoteConfig(location: location, deviceId: kiosk.deviceId, live: kiosk.live,
+            // In pull mode the hall cannot reach the hub, so there is nothing to ask.
+            if kiosk.config.sync.mode == .push, let client = try SyncSetup.remoteConfig(location: location, deviceId: kiosk.deviceId, live: kiosk.live,
                                                        scales: kiosk.scales, logger: syncLogger) {
-                services.append(RemoteConfigService(client: client, interval: .milliseconds(Int(max(configPollSeconds, 0.05) * 1000)),
-                                                    logger: syncLogger))
+                services.append(RemoteConfigService(client: client, trigger: ConfigFetchTrigger(),
+                                                    poll: .milliseconds(Int(max(configPollSeconds, 0.05) * 1000)), logger: syncLogger))
             }
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])
