@@ -122,6 +122,17 @@ import Testing
                                       issuedAt: WireTime.format(Date()), key: SigningKey())
             #expect(client.apply(forged) == .refused(version: 9, reason: "the document is not signed by the hub this kiosk enrolled with"))
             #expect(live.config.scale == "three")
+            // The same through the hub: a kiosk that trusts another hub key refuses what this hub
+            // signs, and the reason reaches `config status`.
+            let key = try SigningKey.load(path: Enrollment.keyFile(device.location), create: false)
+            let transport = try HTTPHubTransport(baseURL: hub.url)
+            let misled = RemoteConfigClient(location: device.location, deviceId: device.deviceId, key: key, hubKey: SigningKey().publicKey,
+                                            transport: transport, live: live, scales: scales, logger: quietLogger)
+            #expect(await misled.sync() == .refused(version: 2, reason: "the document is not signed by the hub this kiosk enrolled with"))
+            await transport.shutdown()
+            status = try await hub.storage.remoteConfigStatus().first { $0.deviceId == device.deviceId }
+            #expect(status?.refusedReason == "the document is not signed by the hub this kiosk enrolled with")
+            #expect(live.config.scale == "three" && live.current.remoteVersion == 1)
 
             // Requests not signed by the device get nothing.
             let unsigned = try await HubHTTPTests.send(hub, "GET", "/v1/devices/\(device.deviceId)/config", body: nil)
