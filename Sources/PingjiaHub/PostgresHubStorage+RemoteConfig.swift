@@ -146,7 +146,11 @@ extension PostgresHubStorage {
         try await read("reading configuration status") { connection in
             var statuses: [RemoteConfigStatus] = []
             for try await row in try await connection.query("""
-                SELECT d.device_id, d.hall, d.name, c.version, c.applied_version, c.applied_at, c.overrides,
+                SELECT d.device_id, d.hall, d.name,
+                       -- A device enrolled after its hall's document gets version 1 when it first asks.
+                       coalesce(c.version, CASE WHEN EXISTS (SELECT 1 FROM config_document WHERE (scope = 'hall' AND target = d.hall)
+                                                                OR (scope = 'device' AND target = d.device_id)) THEN 1 END) AS version,
+                       c.applied_version, c.applied_at, c.overrides,
                        c.refused_version, c.refused_reason, c.refused_at
                 FROM device d LEFT JOIN device_config c ON c.device_id = d.device_id
                 WHERE d.device_id IS NOT NULL ORDER BY d.hall, d.device_id

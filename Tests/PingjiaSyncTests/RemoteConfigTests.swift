@@ -54,6 +54,7 @@ import Testing
 
             // A device enrolled after its hall's document starts at version 1.
             try await enroll("市民中心", "pj-000000000004")
+            #expect(try await storage.remoteConfigStatus().first { $0.deviceId == "pj-000000000004" }?.latestVersion == 1)
             #expect(try await storage.remoteConfig(deviceId: "pj-000000000004")?.version == 1)
 
             await #expect(throws: HubError.unknownDevice("pj-00000000000f")) {
