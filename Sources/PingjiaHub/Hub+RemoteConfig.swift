@@ -16,9 +16,7 @@ extension Hub {
         } catch {
             throw .invalid(error.description + "\nnothing was stored; fix the document and set it again")
         }
-        let versions = try await storage.setConfigDocument(scope, document: document, now: now())
-        logger.notice("configuration document set", metadata: ["scope": "\(scope)", "devices": "\(versions.count)"])
-        return versions
+        return try await storage.setConfigDocument(scope, document: document, now: now())
     }
 
     /// A device's effective configuration as the hub sees it: hall layer under device layer.
