@@ -137,6 +137,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
     registerPhoneRoutes(on: router, hub: hub, settings: settings, logger: logger)
     registerCaseRoutes(on: router, hub: hub, settings: settings, logger: logger)
     registerFleetRoutes(on: router, hub: hub, settings: settings, logger: logger)
+    registerRemoteConfigRoutes(on: router, hub: hub, settings: settings, logger: logger)
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true

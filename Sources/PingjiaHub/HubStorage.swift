@@ -6,7 +6,7 @@ import PingjiaSyncProtocol
 /// embedded default; a PostgreSQL backend implements the same protocol. Each method is one
 /// transaction; `ingest` in particular judges and stores a whole batch atomically. Async, as a
 /// network database needs; SQLite's calls run to completion on the calling thread.
-public protocol HubStorage: Sendable, PhoneRatingStorage, CaseStorage, FleetStorage {
+public protocol HubStorage: Sendable, PhoneRatingStorage, CaseStorage, FleetStorage, RemoteConfigStorage {
     /// Registers a device slot awaiting enrollment with the hash of its one-time code.
     func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) async throws(HubError) -> Int
     /// Consumes a one-time code: binds `deviceId` and its public key to the slot.

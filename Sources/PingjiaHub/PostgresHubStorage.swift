@@ -205,6 +205,7 @@ public final class PostgresHubStorage: HubStorage {
         (4, "phone ratings", phoneRatingStatements),
         (5, "cases", casesMigration),
         (6, "fleet", fleetMigration),
+        remoteConfigMigration,
     ]
 
     private func migrate() async throws(HubError) {

@@ -146,6 +146,7 @@ public final class SQLiteHubStorage: HubStorage {
         migrator.registerMigration("v4: phone ratings", migrate: migratePhoneRatings)
         migrator.registerMigration("v5: cases", migrate: casesMigration)
         migrator.registerMigration("v6: fleet", migrate: fleetMigration)
+        registerRemoteConfigMigration(&migrator)
         return migrator
     }
 

@@ -9,7 +9,10 @@ import PingjiaStore
 /// so a test rating from `pingjia rate` takes the same path as a key press.
 public final class KioskContext: Sendable {
     public let location: StateLocation
-    public let config: KioskConfig
+    /// The running configuration: the local file over the hub's, replaced whole when the hub's
+    /// changes. Read it per use; `config` is the snapshot of this moment.
+    public let live: LiveConfig
+    public var config: KioskConfig { live.config }
     public let deviceId: String
     public let scales: ScaleCatalog
     public let store: KioskStore
@@ -25,11 +28,23 @@ public final class KioskContext: Sendable {
         self.location = location
         self.clock = clock
         self.metrics = metrics
+        var effective: EffectiveConfig
         do {
-            config = try KioskConfig.load(location)
+            effective = try EffectiveConfig.loadLocal(location)
         } catch {
             throw .config(error.description)
         }
+        // The hub's configuration applied before the last restart. If it no longer fits (the
+        // local file changed since), the local file alone is used and the next fetch says why.
+        do {
+            if let applied = try AppliedRemoteConfig.load(location) {
+                effective = try effective.applying(applied)
+            }
+        } catch {
+            logger.error("the hub's configuration kept in the state directory is not used",
+                         metadata: ["file": "\(AppliedRemoteConfig.file(location))", "reason": "\(error)"])
+        }
+        live = LiveConfig(effective)
         if create {
             do {
                 try FileManager.default.createDirectory(atPath: location.stateDirectory, withIntermediateDirectories: true,

@@ -98,6 +98,7 @@ public final class SessionEngine: Sendable {
     }
 
     private struct State {
+        var settings: SessionSettings
         var windows: [String: Window] = [:]
         var events: [SessionEvent] = []
         var subscribers: [UUID: (window: String?, continuation: AsyncStream<WindowState>.Continuation)] = [:]
@@ -106,13 +107,30 @@ public final class SessionEngine: Sendable {
     /// How long the display says 谢谢 after a rating.
     public static let thanksNs: UInt64 = 5_000_000_000
 
-    public let settings: SessionSettings
+    /// The rules of this moment; `update(settings:)` replaces them while sessions run.
+    public var settings: SessionSettings { state.withLock { $0.settings } }
     private let clock: any DeviceClock
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public init(settings: SessionSettings, clock: any DeviceClock = SystemDeviceClock()) {
-        self.settings = settings
+        self.state = Mutex(State(settings: settings))
         self.clock = clock
+    }
+
+    /// New rules (the hub's configuration changed): the next press is judged by them; a session
+    /// already armed stays armed, and every display is sent its window's state again, so pages
+    /// that show what the configuration decides (mode, QR link) redraw without a reload.
+    public func update(settings: SessionSettings) {
+        state.withLock { state in
+            state.settings = settings
+            for subscriber in state.subscribers.values {
+                if let window = subscriber.window {
+                    subscriber.continuation.yield(stateLocked(state, window))
+                } else {
+                    for id in state.windows.keys.sorted() { subscriber.continuation.yield(stateLocked(state, id)) }
+                }
+            }
+        }
     }
 
     // MARK: sessions
@@ -148,7 +166,7 @@ public final class SessionEngine: Sendable {
             expireLocked(&state, now: now)
             var window = state.windows[windowId] ?? Window()
             var flags: Set<RatingFlag> = []
-            if let last = window.lastPressNs, now &- last < settings.minIntervalNs(windowId) {
+            if let last = window.lastPressNs, now &- last < state.settings.minIntervalNs(windowId) {
                 flags.insert(.suspectBurst)
             }
             window.lastPressNs = now
@@ -157,7 +175,7 @@ public final class SessionEngine: Sendable {
             }
             let signedIn = window.status == .signedOut ? nil : window.staffId
             var decision = PressDecision(windowId: windowId, staffId: signedIn ?? pairedStaff, flags: flags)
-            switch settings.mode(windowId) {
+            switch state.settings.mode(windowId) {
             case .open:
                 break
             case .armed:
@@ -292,7 +310,7 @@ public final class SessionEngine: Sendable {
     private func stateLocked(_ state: State, _ windowId: String) -> WindowState {
         let window = state.windows[windowId] ?? Window()
         let phase: WindowState.Phase = window.thanksAtNs != nil ? .thanks : (window.session != nil ? .armed : .idle)
-        return WindowState(windowId: windowId, mode: settings.mode(windowId), staffId: window.staffId,
+        return WindowState(windowId: windowId, mode: state.settings.mode(windowId), staffId: window.staffId,
                            status: window.status, phase: phase, session: window.session)
     }
 
@@ -309,7 +327,7 @@ public final class SessionEngine: Sendable {
                 state.windows[id]?.thanksAtNs = nil
                 publishLocked(state, id)
             }
-            guard let session = window.session, now &- session.armedAtNs >= settings.timeoutNs(id) else { continue }
+            guard let session = window.session, now &- session.armedAtNs >= state.settings.timeoutNs(id) else { continue }
             state.windows[id]?.session = nil
             state.events.append(.timedOut(session))
             publishLocked(state, id)

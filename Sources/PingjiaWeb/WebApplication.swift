@@ -72,6 +72,7 @@ public func buildApplication(_ web: WebContext, settings: WebSettings, logger: L
     TouchRatingAPI(web: web, logger: logger).register(on: router)
     ReasonsAPI(web: web, logger: logger).register(on: router)
     TouchPage(web: web).register(on: router)
+    ConfigAPI(web: web).register(on: router)
     router.get("/healthz") { _, _ in try healthz(web) }
     router.get("/metrics") { _, _ -> Response in
         guard let metrics = web.metrics else {

@@ -21,7 +21,7 @@ struct PingjiaHubCommand: AsyncParsableCommand {
         commandName: "pingjia-hub",
         abstract: "The Pingjia hub: enrolls kiosks, ingests their signed rating batches, feeds the provincial platform.",
         subcommands: [Serve.self, Devices.self, Alarms.self, Roster.self, Halls.self, Users.self, ReportCommand.self, Fleet.self,
-                      BenchIngest.self]
+                      ConfigCommand.self, BenchIngest.self]
     )
 }
 

@@ -13,7 +13,7 @@ struct Pingjia: AsyncParsableCommand {
             State directory: --state-dir, else $PINGJIA_STATE_DIR, else /var/lib/pingjia as root and
             ./.pingjia otherwise. Config: --config, else $PINGJIA_CONFIG, else <state-dir>/pingjia.toml.
             """,
-        subcommands: [SetupCommand.self, Init.self, QR.self, Roster.self, Rate.self, Outbox.self, Enroll.self, Sync.self, Scales.self, Devices.self, StaffCommand.self, Pair.self, SelfTestCommand.self,
+        subcommands: [SetupCommand.self, Init.self, QR.self, Roster.self, Rate.self, Outbox.self, Enroll.self, Sync.self, Scales.self, Devices.self, StaffCommand.self, Pair.self, SelfTestCommand.self, ConfigCommand.self,
                       Version.self]
     )
 }

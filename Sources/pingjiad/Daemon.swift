@@ -29,6 +29,10 @@ struct PingjiaDaemon: AsyncParsableCommand {
     @Option(help: "Config file (default: $PINGJIA_CONFIG, else <state-dir>/pingjia.toml).")
     var config: String?
 
+    @Option(name: .customLong("config-poll-seconds"),
+            help: ArgumentHelp("How often to ask the hub for this kiosk's configuration.", visibility: .hidden))
+    var configPollSeconds = 60.0
+
     @Option(name: .customLong("devices-dir"), help: "Another folder of device profiles (repeatable; read after /usr/share/pingjia/devices and /etc/pingjia/devices).")
     var devicesDirs: [String] = []
 
@@ -113,7 +117,8 @@ struct PingjiaDaemon: AsyncParsableCommand {
                                        SessionService(kiosk: kiosk, sessions: sessions, logger: logger),
                                        WebService(web: WebContext(kiosk: kiosk, sessions: sessions, health: health, metrics: metrics,
                                                                      phoneTokens: phoneTokens),
-                                                  settings: kiosk.config.web, logger: logger, ready: webReadyContinuation)]
+                                                  settings: kiosk.config.web, logger: logger, ready: webReadyContinuation),
+                                       ConfigFollowerService(live: kiosk.live, sessions: sessions)]
         do {
             let syncLogger = Logger(label: "pingjiad.sync")
             if let server = try SyncSetup.server(location: location, config: kiosk.config, store: kiosk.store, logger: syncLogger) {
@@ -140,6 +145,12 @@ struct PingjiaDaemon: AsyncParsableCommand {
                 services.append(NetlinkWatcher(logger: syncLogger) { pusher.wake() })
             } else {
                 logger.notice("sync is off: this kiosk is not enrolled with a hub (pingjia enroll --hub URL --code CODE)")
+            }
+            // In pull mode the hall cannot reach the hub, so there is nothing to ask.
+            if kiosk.config.sync.mode == .push, let client = try SyncSetup.remoteConfig(location: location, deviceId: kiosk.deviceId, live: kiosk.live,
+                                                       scales: kiosk.scales, logger: syncLogger) {
+                services.append(RemoteConfigService(client: client, trigger: ConfigFetchTrigger(),
+                                                    poll: .milliseconds(Int(max(configPollSeconds, 0.05) * 1000)), logger: syncLogger))
             }
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])

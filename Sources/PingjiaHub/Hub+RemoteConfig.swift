@@ -1,0 +1,72 @@
+import Foundation
+import PingjiaConfig
+import PingjiaSyncProtocol
+
+extension Hub {
+    /// Checks a configuration document with the kiosk's own strict parser (and that it holds only
+    /// remotely settable sections), then stores it. `file` names it in problems (`file:line`).
+    /// Returns the devices it reaches with their new versions (none: unchanged).
+    public func setConfig(_ scope: ConfigScope, document: String, file: String) async throws(HubError) -> [(deviceId: String, version: Int)] {
+        switch scope {
+        case .hall(let hall): guard !hall.isEmpty else { throw .invalid("--hall must not be empty") }
+        case .device(let id): guard !id.isEmpty else { throw .invalid("--device must not be empty") }
+        }
+        do {
+            _ = try ConfigLayer.parseRemote(text: document, file: file)
+        } catch {
+            throw .invalid(error.description + "\nnothing was stored; fix the document and set it again")
+        }
+        return try await storage.setConfigDocument(scope, document: document, now: now())
+    }
+
+    /// A device's effective configuration as the hub sees it: hall layer under device layer.
+    public func effectiveConfig(deviceId: String) async throws(HubError) -> (entry: RemoteConfigEntry, layer: ConfigLayer)? {
+        guard let entry = try await storage.remoteConfig(deviceId: deviceId) else { return nil }
+        do {
+            let applied = AppliedRemoteConfig(version: entry.version, hallDocument: entry.hallDocument, deviceDocument: entry.deviceDocument,
+                                              issuedAt: "", signature: "", appliedAt: "")
+            return (entry, try applied.layer())
+        } catch {
+            throw .invalid("the stored documents of \(deviceId) no longer pass the validator: \(error.description)")
+        }
+    }
+
+    /// The document a device fetches, signed with the hub's key; nil when none reaches it.
+    public func signedConfig(deviceId: String) async throws(HubError) -> SignedConfig? {
+        guard let entry = try await storage.remoteConfig(deviceId: deviceId) else { return nil }
+        return SignedConfig(deviceId: deviceId, version: entry.version, hallDocument: entry.hallDocument,
+                            deviceDocument: entry.deviceDocument, issuedAt: WireTime.format(now()), key: key)
+    }
+
+    /// Records what a device did with a version; a refusal is logged at warning, with its reason.
+    public func recordConfigResult(deviceId: String, _ result: ConfigResult) async throws(HubError) {
+        guard result.version >= 1 else { throw .invalid("version must be 1 or more") }
+        let reason = result.applied ? nil : String((result.reason ?? "no reason given").prefix(4000))
+        try await storage.recordConfigResult(deviceId: deviceId, version: result.version, refusal: reason,
+                                             overrides: Array(result.overrides.prefix(200)), at: now())
+        if let reason {
+            logger.warning("device refused its configuration", metadata: ["device": "\(deviceId)", "version": "\(result.version)", "reason": "\(reason)"])
+        } else {
+            logger.info("device applied its configuration", metadata: ["device": "\(deviceId)", "version": "\(result.version)"])
+        }
+    }
+
+    /// Nil when the request carries a valid signature of the active device `deviceId`.
+    func deviceRequestProblem(deviceId: String, method: String, target: String, body: [UInt8],
+                              date: String?, authorization: String?) async -> Problem? {
+        guard let device: DeviceEntry = (try? await storage.device(id: deviceId)) ?? nil, let keyText = device.publicKey,
+              let deviceKey = PublicKey(base64: keyText) else {
+            return Problem(type: Problem.Kind.unknownDevice, title: "Unknown device", status: 404,
+                           detail: "no enrolled device '\(deviceId)' on this hub: enroll it with `pingjia enroll`")
+        }
+        guard device.status == .active else {
+            return Problem(type: Problem.Kind.revoked, title: "Device revoked", status: 403,
+                           detail: "device '\(deviceId)' was revoked on this hub; nothing more is accepted from it")
+        }
+        if let reason = DeviceAuth.check(method: method, target: target, body: body, date: date, authorization: authorization,
+                                         deviceKey: deviceKey, now: now()) {
+            return Problem(type: Problem.Kind.badSignature, title: "Not signed by the device", status: 401, detail: reason)
+        }
+        return nil
+    }
+}

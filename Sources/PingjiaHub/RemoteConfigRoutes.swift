@@ -1,0 +1,67 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PingjiaSyncProtocol
+
+/// `GET /v1/devices/{id}/config` (the signed document, 404 `no-config` when none reaches the
+/// device) and `POST /v1/devices/{id}/config/result` (applied or refused, and why). Both signed
+/// by the device key (`DeviceAuth`).
+func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings, logger: Logger) {
+    let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
+
+    router.get("/v1/devices/:id/config") { request, context -> Response in
+        let deviceId = context.parameters.get("id") ?? ""
+        guard limiter.allow(deviceId) else { return configRateLimited() }
+        if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "GET", target: request.uri.path, body: [],
+                                                       date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
+                                                       authorization: request.headers[.authorization]) {
+            return problem(denied)
+        }
+        do {
+            guard let signed = try await hub.signedConfig(deviceId: deviceId) else {
+                return problem(Problem(type: "no-config", title: "No configuration", status: 404,
+                                       detail: "no configuration document reaches \(deviceId) (`pingjia-hub config set`)"))
+            }
+            return json(200, signed)
+        } catch {
+            logger.error("configuration fetch failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
+            return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+        }
+    }
+
+    router.post("/v1/devices/:id/config/result") { request, context -> Response in
+        let deviceId = context.parameters.get("id") ?? ""
+        guard limiter.allow(deviceId) else { return configRateLimited() }
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch {
+            return problem(Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413, detail: "at most 64 KiB"))
+        }
+        let body = Array(buffer: buffer)
+        if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "POST", target: request.uri.path, body: body,
+                                                       date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
+                                                       authorization: request.headers[.authorization]) {
+            return problem(denied)
+        }
+        guard let result = try? JSONDecoder().decode(ConfigResult.self, from: Data(body)) else {
+            return problem(Problem(type: Problem.Kind.malformed, title: "Malformed result", status: 400,
+                                   detail: "the body must be {\"version\", \"applied\", \"reason\"?, \"overrides\"}"))
+        }
+        do {
+            try await hub.recordConfigResult(deviceId: deviceId, result)
+            return json(200, ["recorded": result.version])
+        } catch {
+            if case .invalid(let reason)? = error as? HubError {
+                return problem(Problem(type: Problem.Kind.malformed, title: "Malformed result", status: 400, detail: reason))
+            }
+            return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+        }
+    }
+}
+
+private func configRateLimited() -> Response {
+    problem(Problem(type: Problem.Kind.rateLimited, title: "Too many requests", status: 429,
+                    detail: "too many requests from this device: slow down and retry after the Retry-After delay"))
+}
