@@ -314,7 +314,7 @@ extension PostgresHubStorage: CaseStorage {
     public func report(_ query: ReportQuery) async throws(HubError) -> [ReportCounts] {
         let localDay = Self.localTime("r")
         let key = Self.reportKey(query.by, "r")
-        let phone = Self.phoneReportItems(query.by).map { "UNION ALL " + $0 } ?? ""
+        let phoneKey = Self.reportKey(query.by, "p"), phoneDay = Self.localTime("p")
         let from = query.from, to = query.to, hall = query.hall
         guard let (lower, upper) = query.textBounds else { throw .invalid("report dates must be YYYY-MM-DD: \(from), \(to)") }
         return try await read("computing a report") { connection in
@@ -328,7 +328,11 @@ extension PostgresHubStorage: CaseStorage {
                         AND r.rated_at >= \(lower) AND r.rated_at < \(upper)
                         AND \(unescaped: localDay)::date BETWEEN \(from)::date AND \(to)::date
                         AND (\(hall)::text IS NULL OR d.hall = \(hall))
-                    \(unescaped: phone))
+                    UNION ALL
+                    SELECT \(unescaped: phoneKey), 'rating', p.code, c.verdict, c.follow_up_result
+                    FROM phone_rating p LEFT JOIN bad_case c ON c.source = 'phone' AND c.rating_id = p.rating_id
+                    WHERE \(unescaped: phoneDay)::date BETWEEN \(from)::date AND \(to)::date
+                        AND (\(hall)::text IS NULL OR p.hall = \(hall)))
                 SELECT k,
                     count(*) FILTER (WHERE kind = 'rating'),
                     count(*) FILTER (WHERE kind = 'rating' AND code IN (1, 2)),
@@ -366,11 +370,28 @@ extension PostgresHubStorage: CaseStorage {
         }
     }
 
-    // MARK: - Phone ratings (the phone_rating table)
+    // MARK: - Phone ratings (the phone page's phone_rating table)
 
-    /// Opens cases for phone 差评; the phone_rating table joins the schema with the phone page.
-    func openPhoneCases(_ connection: PostgresConnection) async throws -> Int { 0 }
-
-    /// The phone ratings' part of a report's items, once the phone_rating table exists.
-    static func phoneReportItems(_ by: ReportQuery.Grouping?) -> String? { nil }
+    /// Opens cases for phone 差评, from when the phone rating reached the hub (its timestamptz
+    /// as the hub's UTC text, like every other time in bad_case).
+    func openPhoneCases(_ connection: PostgresConnection) async throws -> Int {
+        let utc = #"to_char(p.rated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#
+        var opened = 0
+        for try await count in try await connection.query("""
+            WITH opened AS (
+                INSERT INTO bad_case (source, rating_id, hall, device_id, staff_id, window_id, matter_code, code, reasons,
+                    comment, rated_at, opened_at, state, state_since)
+                SELECT 'phone', p.rating_id, p.hall, p.device_id, p.staff_id, p.window_id, p.matter_code, p.code, p.reasons,
+                    p.comment, \(unescaped: utc), \(unescaped: utc), 'pending', \(unescaped: utc)
+                FROM phone_rating p
+                WHERE p.code >= 4 AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'phone' AND c.rating_id = p.rating_id)
+                ORDER BY p.id
+                ON CONFLICT (source, rating_id) DO NOTHING
+                RETURNING 1)
+            SELECT count(*) FROM opened
+            """, logger: logger).decode(Int64.self) {
+            opened += Int(count)
+        }
+        return opened
+    }
 }

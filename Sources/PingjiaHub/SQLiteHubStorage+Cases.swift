@@ -299,11 +299,28 @@ extension SQLiteHubStorage: CaseStorage {
         }
     }
 
-    // MARK: - Phone ratings (the phone_rating table)
+    // MARK: - Phone ratings (the phone page's phone_rating table)
 
-    /// Opens cases for phone 差评; the phone_rating table joins the schema with the phone page.
-    static func openPhoneCases(_ db: Database) throws -> Int { 0 }
+    /// Opens cases for phone 差评, from when the phone rating reached the hub.
+    static func openPhoneCases(_ db: Database) throws -> Int {
+        try db.execute(sql: """
+            INSERT INTO bad_case (source, rating_id, hall, device_id, staff_id, window_id, matter_code, code, reasons,
+                comment, rated_at, opened_at, state, state_since)
+            SELECT 'phone', p.rating_id, p.hall, p.device_id, p.staff_id, p.window_id, p.matter_code, p.code, p.reasons,
+                p.comment, p.rated_at, p.rated_at, 'pending', p.rated_at
+            FROM phone_rating p
+            WHERE p.code >= 4 AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'phone' AND c.rating_id = p.rating_id)
+            ORDER BY p.id
+            """)
+        return db.changesCount
+    }
 
-    /// The phone ratings' part of a report's items, once the phone_rating table exists.
-    static func phoneReportItems(_ by: ReportQuery.Grouping?) -> String? { nil }
+    /// The phone ratings' part of a report's items (all of them ratings; no 未评价 by phone).
+    static func phoneReportItems(_ by: ReportQuery.Grouping?) -> String? {
+        """
+        SELECT \(reportKey(by, "p")) AS k, 'rating' AS kind, p.code AS code, c.verdict AS verdict, c.follow_up_result AS follow_up
+        FROM phone_rating p LEFT JOIN bad_case c ON c.source = 'phone' AND c.rating_id = p.rating_id
+        WHERE \(localDay("p")) BETWEEN :from AND :to AND (:hall IS NULL OR p.hall = :hall)
+        """
+    }
 }
