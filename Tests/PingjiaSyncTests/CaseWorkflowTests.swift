@@ -136,6 +136,34 @@ import Testing
     }
 
     @Test(arguments: Backend.all)
+    func twoUsersActingAtOnceMoveACaseOnce(_ backend: Backend) async throws {
+        try await withStorage(backend) { storage in
+            var device = try await StoredDevice.make(storage, hall: "东城大厅", id: "pj-000000000005")
+            try await device.store([StoredDevice.rating(code: 5, at: "2026-11-02T10:00:00.000+08:00")], in: storage)
+            let workflow = CaseWorkflow(storage: storage, config: .empty)
+            let id = try #require(try await workflow.list(for: Self.manager).first?.entry.id)
+            // Eight verifications at once (two browsers, several hub instances): one is applied,
+            // the others are refused as changed meanwhile or no longer allowed.
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        let verdict: CaseVerdict = index % 2 == 0 ? .valid : .mistaken
+                        do {
+                            try await workflow.apply(id: id, CaseInput(action: .verify, note: "核实 \(index)", verdict: verdict), by: Self.manager)
+                            return true
+                        } catch {
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            #expect(try await storage.caseEvents(id: id).count == 1)
+        }
+    }
+
+    @Test(arguments: Backend.all)
     func theKiosksReasonsFollowUpShowsOnTheCase(_ backend: Backend) async throws {
         try await withStorage(backend) { storage in
             var device = try await StoredDevice.make(storage, hall: "东城大厅", id: "pj-000000000004")
