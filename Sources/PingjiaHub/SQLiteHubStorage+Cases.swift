@@ -70,6 +70,8 @@ extension SQLiteHubStorage: CaseStorage {
 
             -- The sweep looks only at 差评.
             CREATE INDEX record_bad ON record (ingest_id) WHERE kind = 'rating' AND code >= 4;
+            -- How far the sweep has looked at the records (ingest_id), so it reads only new ones.
+            CREATE TABLE case_sweep (source TEXT PRIMARY KEY NOT NULL, through INTEGER NOT NULL) STRICT;
             """)
     }
 
@@ -157,19 +159,26 @@ extension SQLiteHubStorage: CaseStorage {
 
     public func openCases() async throws(HubError) -> Int {
         try write("opening 差评 cases") { db in
-            // Writers take turns (BEGIN IMMEDIATE), so NOT EXISTS alone keeps one case per rating.
+            // Writers take turns (BEGIN IMMEDIATE), so NOT EXISTS alone keeps one case per rating,
+            // and ingest_id grows in commit order, so records up to the mark never change.
             // A case is open from when the hub received the rating, however late the sweep runs.
+            let mark = try Int64.fetchOne(db, sql: "SELECT through FROM case_sweep WHERE source = 'device'") ?? 0
+            let head = try Int64.fetchOne(db, sql: "SELECT coalesce(max(ingest_id), 0) FROM record") ?? 0
             try db.execute(sql: """
                 INSERT INTO bad_case (source, rating_id, hall, device_id, staff_id, window_id, matter_code, code, reasons,
                     comment, rated_at, opened_at, state, state_since)
                 SELECT 'device', r.id, d.hall, r.device_id, r.staff_id, r.window_id, r.matter_code, r.code, r.reasons,
                     r.comment, r.rated_at, r.received_at, 'pending', r.received_at
                 FROM record r JOIN device d ON d.device_id = r.device_id
-                WHERE r.kind = 'rating' AND r.code >= 4 AND r.flags = '[]'
+                WHERE r.ingest_id > ? AND r.ingest_id <= ? AND r.kind = 'rating' AND r.code >= 4 AND r.flags = '[]'
                     AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'device' AND c.rating_id = r.id)
                 ORDER BY r.ingest_id
-                """)
+                """, arguments: [mark, head])
             var opened = db.changesCount
+            try db.execute(sql: """
+                INSERT INTO case_sweep (source, through) VALUES ('device', ?)
+                ON CONFLICT (source) DO UPDATE SET through = max(through, excluded.through)
+                """, arguments: [head])
             opened += try Self.openPhoneCases(db)
             return opened
         }
