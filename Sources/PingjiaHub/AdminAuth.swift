@@ -183,12 +183,24 @@ public final class AdminAuth: Sendable {
             return response
         }
 
+        // Who is signed in, and the CSRF token a JSON client sends back in X-CSRF-Token.
+        register(.get, "/v1/admin/session", on: router, kind: .api) { _, _, admin in
+            json(200, SessionBody(name: admin.user.name, role: admin.user.role.rawValue, hall: admin.user.hall, csrfToken: admin.csrfToken))
+        }
+
         register(.post, "/admin/logout", on: router) { _, _, admin in
             try await self.storage.deleteSession(tokenDigest: admin.tokenDigest)
             var response = AdminPage.redirect(to: "/admin/login")
             response.headers.append(HTTPField(name: .setCookie, value: self.cookie(Self.sessionCookie, "", path: "/", maxAge: 0)))
             return response
         }
+    }
+
+    struct SessionBody: Encodable {
+        let name: String
+        let role: String
+        let hall: String?
+        let csrfToken: String
     }
 
     func loginPage(status: Int, next: String, error: String?) -> Response {
