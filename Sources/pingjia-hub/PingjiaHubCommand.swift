@@ -5,17 +5,8 @@ import PingjiaHub
 import PingjiaSyncProtocol
 import ServiceLifecycle
 
-// Top-level code rather than @main: the executable has more than one file (one per subcommand).
-// `AsyncParsableCommand.main` named through the protocol: at top level a plain
-// `PingjiaHubCommand.main()` resolves to the synchronous `ParsableCommand.main`, which refuses an
-// async root command at run time.
-await startAsync(PingjiaHubCommand.self)
-
-func startAsync<Command: AsyncParsableCommand>(_ command: Command.Type) async {
-    await command.main(nil)
-}
-
 /// The central server: receives every rating of every enrolled kiosk exactly once.
+@main
 struct PingjiaHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingjia-hub",
