@@ -221,4 +221,31 @@ import Testing
             #expect(try Self.http(port, "GET", "/api/v1/windows/4").body.contains(#""mode":"open""#))
         }
     }
+
+    @Test func rosterPullImportsTheHallsRosterFromTheHub() throws {
+        try withTempDir { dir in
+            let hubDB = dir.appendingPathComponent("hub/hub.db")
+            let (hub, url) = try SyncCLITests.startHub(db: hubDB, in: dir)
+            defer { hub.stop() }
+            let added = try SyncCLITests.hubCLI(["devices", "add", "--hall", "市民中心", "--name", "3号窗口"], db: hubDB, in: dir)
+            let code = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = try initialisedState(in: dir)
+            let enrolled = try pingjia(["enroll", "--hub", url, "--code", code], state: state)
+            #expect(enrolled.status == 0, "\(enrolled)")
+            let none = try pingjia(["roster", "pull"], state: state)
+            #expect(none.status == 1 && none.stderr.contains("404 no-roster"), "\(none)")
+
+            let imported = try SyncCLITests.hubCLI(["roster", "import", "--hall", "市民中心", repoRoot.appendingPathComponent("demo/roster.csv").path,
+                                                    "--photos", repoRoot.appendingPathComponent("demo/photos").path], db: hubDB, in: dir)
+            #expect(imported.status == 0, "\(imported)")
+            let dry = try pingjia(["roster", "pull", "--dry-run"], state: state)
+            #expect(dry.status == 0 && dry.stdout.contains("A1023") && dry.stdout.contains("dry run: nothing applied"), "\(dry)")
+            let pulled = try pingjia(["roster", "pull"], state: state)
+            #expect(pulled.status == 0 && pulled.stdout.contains("pulled the roster of 市民中心: 3 added, 0 updated, 0 removed; 3 windows"), "\(pulled)")
+            let listed = try pingjia(["roster", "list"], state: state)
+            #expect(listed.stdout.contains("A1023\t张三\t3\t-\t11000000000000000X4440111700001;11000000000000000X4440111700002"), "\(listed)")
+            let again = try pingjia(["roster", "pull"], state: state)
+            #expect(again.stdout.contains("no change to the staff"), "\(again)")
+        }
+    }
 }
