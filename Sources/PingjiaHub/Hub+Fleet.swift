@@ -57,7 +57,7 @@ extension Hub {
 
     /// The configuration version the hub holds for a device, sent back with each heartbeat
     /// answer (nil: the hub holds none). Remote configuration answers this.
-    func heartbeatConfigVersion(deviceId: String) async -> Int? { nil }
+    func heartbeatConfigVersion(deviceId: String) async -> Int? { (try? await storage.configVersion(deviceId: deviceId)) ?? nil }
 }
 
 /// When a device needs attention. Defaults here; `pingjia-hub serve` takes each as a flag

@@ -38,6 +38,18 @@ extension Hub {
                             deviceDocument: entry.deviceDocument, issuedAt: WireTime.format(now()), key: key)
     }
 
+    /// The roster of a device's hall, signed with the hub's key; nil when the hall has none.
+    public func signedRoster(deviceId: String) async throws(HubError) -> SignedRoster? {
+        guard let device = try await storage.device(id: deviceId) else { throw .unknownDevice(deviceId) }
+        let staff = try await storage.hubRoster(hall: device.hall)
+        guard !staff.isEmpty else { return nil }
+        let entries = staff.map {
+            SignedRoster.Entry(id: $0.staff.id, name: $0.staff.name, windowId: $0.staff.windowId, windowName: $0.windowName,
+                               matters: $0.staff.matters)
+        }
+        return SignedRoster(deviceId: deviceId, hall: device.hall, staff: entries, issuedAt: WireTime.format(now()), key: key)
+    }
+
     /// Records what a device did with a version; a refusal is logged at warning, with its reason.
     public func recordConfigResult(deviceId: String, _ result: ConfigResult) async throws(HubError) {
         guard result.version >= 1 else { throw .invalid("version must be 1 or more") }

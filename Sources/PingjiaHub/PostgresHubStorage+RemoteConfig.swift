@@ -111,6 +111,19 @@ extension PostgresHubStorage {
         }
     }
 
+    public func configVersion(deviceId: String) async throws(HubError) -> Int? {
+        try await read("reading a device's configuration version") { connection in
+            for try await version in try await connection.query("""
+                SELECT coalesce(c.version, CASE WHEN EXISTS (SELECT 1 FROM config_document WHERE (scope = 'hall' AND target = d.hall)
+                                                           OR (scope = 'device' AND target = d.device_id)) THEN 1 END)
+                FROM device d LEFT JOIN device_config c ON c.device_id = d.device_id WHERE d.device_id = \(deviceId)
+                """, logger: self.logger).decode(Int64?.self) {
+                return version.map(Int.init)
+            }
+            return nil
+        }
+    }
+
     public func recordConfigResult(deviceId: String, version: Int, refusal: String?, overrides: [String], at: Date) async throws(HubError) {
         let when = WireTime.format(at)
         let number = Int64(version)

@@ -6,8 +6,9 @@ import NIOCore
 import PingjiaSyncProtocol
 
 /// `GET /v1/devices/{id}/config` (the signed document, 404 `no-config` when none reaches the
-/// device) and `POST /v1/devices/{id}/config/result` (applied or refused, and why). Both signed
-/// by the device key (`DeviceAuth`).
+/// device), `POST /v1/devices/{id}/config/result` (applied or refused, and why) and `GET
+/// /v1/devices/{id}/roster` (the hall's roster, signed; 404 `no-roster`). All signed by the
+/// device key (`DeviceAuth`).
 func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings, logger: Logger) {
     let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
 
@@ -56,6 +57,26 @@ func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub
             if case .invalid(let reason)? = error as? HubError {
                 return problem(Problem(type: Problem.Kind.malformed, title: "Malformed result", status: 400, detail: reason))
             }
+            return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+        }
+    }
+
+    router.get("/v1/devices/:id/roster") { request, context -> Response in
+        let deviceId = context.parameters.get("id") ?? ""
+        guard limiter.allow(deviceId) else { return configRateLimited() }
+        if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "GET", target: request.uri.path, body: [],
+                                                       date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
+                                                       authorization: request.headers[.authorization]) {
+            return problem(denied)
+        }
+        do {
+            guard let signed = try await hub.signedRoster(deviceId: deviceId) else {
+                return problem(Problem(type: "no-roster", title: "No roster", status: 404,
+                                       detail: "the hub holds no roster for the hall of \(deviceId) (`pingjia-hub roster import`)"))
+            }
+            return json(200, signed)
+        } catch {
+            logger.error("roster fetch failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
             return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
         }
     }

@@ -57,6 +57,8 @@ public protocol RemoteConfigStorage: Sendable {
     /// The configuration to send `deviceId`, or nil when no document reaches it. A device that
     /// enrolled after its hall's document was set gets version 1 here.
     func remoteConfig(deviceId: String) async throws(HubError) -> RemoteConfigEntry?
+    /// The version `remoteConfig` would send, read only (for heartbeat answers); nil when none.
+    func configVersion(deviceId: String) async throws(HubError) -> Int?
     /// The device applied `version` (refusal nil) or refused it, saying why.
     func recordConfigResult(deviceId: String, version: Int, refusal: String?, overrides: [String], at: Date) async throws(HubError)
     func remoteConfigStatus() async throws(HubError) -> [RemoteConfigStatus]

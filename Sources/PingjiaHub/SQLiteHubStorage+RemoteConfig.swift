@@ -82,6 +82,16 @@ extension SQLiteHubStorage {
         }
     }
 
+    public func configVersion(deviceId: String) async throws(HubError) -> Int? {
+        try read("reading a device's configuration version") { db in
+            try Int.fetchOne(db, sql: """
+                SELECT coalesce(c.version, CASE WHEN EXISTS (SELECT 1 FROM config_document WHERE (scope = 'hall' AND target = d.hall)
+                                                           OR (scope = 'device' AND target = d.device_id)) THEN 1 END)
+                FROM device d LEFT JOIN device_config c ON c.device_id = d.device_id WHERE d.device_id = ?
+                """, arguments: [deviceId])
+        }
+    }
+
     public func recordConfigResult(deviceId: String, version: Int, refusal: String?, overrides: [String], at: Date) async throws(HubError) {
         let when = WireTime.format(at)
         try write("recording a configuration result") { db in

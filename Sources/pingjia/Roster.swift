@@ -7,7 +7,7 @@ import PingjiaRoster
 struct Roster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import and list the hall's staff (工号, 姓名, 窗口 …).",
-        subcommands: [Import.self, List.self]
+        subcommands: [Import.self, List.self, Pull.self]
     )
 
     struct Import: AsyncParsableCommand {

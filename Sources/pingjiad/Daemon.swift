@@ -30,8 +30,9 @@ struct PingjiaDaemon: AsyncParsableCommand {
     var config: String?
 
     @Option(name: .customLong("config-poll-seconds"),
-            help: ArgumentHelp("How often to ask the hub for this kiosk's configuration.", visibility: .hidden))
-    var configPollSeconds = 60.0
+            help: ArgumentHelp("Also ask the hub for this kiosk's configuration this often (default: when a heartbeat answer says so; every 60 s with heartbeats off).",
+                               visibility: .hidden))
+    var configPollSeconds: Double?
 
     @Option(name: .customLong("devices-dir"), help: "Another folder of device profiles (repeatable; read after /usr/share/pingjia/devices and /etc/pingjia/devices).")
     var devicesDirs: [String] = []
@@ -132,25 +133,33 @@ struct PingjiaDaemon: AsyncParsableCommand {
             } else if let pusher = try SyncSetup.pusher(location: location, config: kiosk.config, store: kiosk.store,
                                                         logger: syncLogger) {
                 services.append(SyncService(pusher: pusher, logger: logger))
+                // Remote configuration: fetched when a heartbeat answer names a version other than
+                // the one applied; polled only when heartbeats are off (or --config-poll-seconds).
+                let configClient = try SyncSetup.remoteConfig(location: location, deviceId: kiosk.deviceId, live: kiosk.live,
+                                                              scales: kiosk.scales, logger: syncLogger)
+                let configTrigger = ConfigFetchTrigger()
                 // After the push loop: it reads what the others keep, and a heartbeat that gets
                 // through wakes the push loop out of its backoff.
                 var hooks = HeartbeatService.Hooks()
                 let config = kiosk.config
                 hooks.snapshot = { FleetSnapshot.take(config: config, sessions: sessions, devices: attached) }
                 hooks.onReachable = { pusher.wake() }
-                if let heartbeat = try SyncSetup.heartbeat(location: location, config: kiosk.config, store: kiosk.store,
-                                                           version: Self.version, hooks: hooks, logger: syncLogger) {
-                    services.append(heartbeat)
+                hooks.appliedConfigVersion = { configClient?.appliedVersion }
+                hooks.configRefused = { configClient?.refused.map { .init(version: $0.version, reason: $0.reason) } }
+                hooks.onAnswer = { answer in
+                    if let version = answer.configVersion { configTrigger.announce(version) }
+                }
+                let heartbeat = try SyncSetup.heartbeat(location: location, config: kiosk.config, store: kiosk.store,
+                                                        version: Self.version, hooks: hooks, logger: syncLogger)
+                if let heartbeat { services.append(heartbeat) }
+                if let configClient {
+                    let poll = configPollSeconds ?? (heartbeat == nil ? 60 : nil)
+                    services.append(RemoteConfigService(client: configClient, trigger: configTrigger,
+                                                        poll: poll.map { .milliseconds(Int(max($0, 0.05) * 1000)) }, logger: syncLogger))
                 }
                 services.append(NetlinkWatcher(logger: syncLogger) { pusher.wake() })
             } else {
                 logger.notice("sync is off: this kiosk is not enrolled with a hub (pingjia enroll --hub URL --code CODE)")
-            }
-            // In pull mode the hall cannot reach the hub, so there is nothing to ask.
-            if kiosk.config.sync.mode == .push, let client = try SyncSetup.remoteConfig(location: location, deviceId: kiosk.deviceId, live: kiosk.live,
-                                                       scales: kiosk.scales, logger: syncLogger) {
-                services.append(RemoteConfigService(client: client, trigger: ConfigFetchTrigger(),
-                                                    poll: .milliseconds(Int(max(configPollSeconds, 0.05) * 1000)), logger: syncLogger))
             }
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])

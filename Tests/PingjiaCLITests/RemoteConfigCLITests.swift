@@ -94,7 +94,11 @@ import Testing
             #expect(enrolled.status == 0, "\(enrolled)")
             // Window 3 is open in the local file; window 4's mode and the QR link are left to the hub.
             let port = try freePort()
+            // Heartbeats every 10 s: each answer names the hub's version, and a different one is fetched.
             try Data("""
+                [sync]
+                heartbeat_seconds = 10
+
                 [session]
                 timeout_ms = 15000
 
@@ -107,7 +111,7 @@ import Testing
 
                 """.utf8).write(to: state.appendingPathComponent("pingjia.toml"))
 
-            let daemon = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path, "--config-poll-seconds", "0.3"], in: dir)
+            let daemon = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
             defer { daemon.stop() }
             #expect(daemon.waitFor("local web listening", timeout: 30), "\(daemon.log)")
             #expect(try Self.http(port, "GET", "/api/v1/windows/4").body.contains(#""mode":"armed""#))
@@ -161,19 +165,19 @@ import Testing
             // An open window display is pushed the new link over its event stream (no reload).
             let pushed = Locked(false)
             let newLink = "https://hub.example.gov.cn/r/\(device)/A1023?w=3"
-            let display = Thread { pushed.mutate { $0 = Self.stream(port, "/display/3/events", until: newLink, timeout: 25) } }
+            let display = Thread { pushed.mutate { $0 = Self.stream(port, "/display/3/events", until: newLink, timeout: 35) } }
             display.start()
             Thread.sleep(forTimeInterval: 0.5)
             let set = try SyncCLITests.hubCLI(["config", "set", "--hall", "市民中心", hall.path], db: hubDB, in: dir)
             #expect(set.status == 0 && set.stdout.contains("\(device)\tversion 1"), "\(set)")
-            #expect(try Self.waitUntil(20) { try Self.http(port, "GET", "/api/v1/windows/4").body.contains(#""mode":"open""#) }, "\(daemon.log)")
+            #expect(try Self.waitUntil(30) { try Self.http(port, "GET", "/api/v1/windows/4").body.contains(#""mode":"open""#) }, "\(daemon.log)")
             while display.isExecuting { Thread.sleep(forTimeInterval: 0.05) }
             #expect(pushed.value, "the display's event stream never carried \(newLink)")
             let config = try Self.http(port, "GET", "/api/v1/config").body
             #expect(config.contains(#""remoteVersion":1"#) && config.contains(#""localOverrides":["session.timeout_ms"]"#), "\(config)")
             #expect(config.contains(#""qrURLTemplate":"https://hub.example.gov.cn/r/{deviceId}/{staffId}?w={windowId}""#), "\(config)")
             try rate()
-            #expect(try Self.waitUntil(20) {
+            #expect(try Self.waitUntil(30) {
                 let status = try SyncCLITests.hubCLI(["config", "status"], db: hubDB, in: dir).stdout
                 return status.contains("\(device)\t市民中心\t1\t1\t-\t-\tsession.timeout_ms")
             })
@@ -188,7 +192,7 @@ import Testing
             let setSeven = try SyncCLITests.hubCLI(["config", "set", "--device", device, seven.path], db: hubDB, in: dir)
             #expect(setSeven.status == 0, "\(setSeven)")
             var status = ""
-            #expect(try Self.waitUntil(20) {
+            #expect(try Self.waitUntil(30) {
                 status = try SyncCLITests.hubCLI(["config", "status"], db: hubDB, in: dir).stdout
                 return status.contains("\(device)\t市民中心\t2\t1\t2\t[rating] scale:")
             }, "\(status)")
@@ -215,6 +219,33 @@ import Testing
             defer { again.stop() }
             #expect(again.waitFor("local web listening", timeout: 30), "\(again.log)")
             #expect(try Self.http(port, "GET", "/api/v1/windows/4").body.contains(#""mode":"open""#))
+        }
+    }
+
+    @Test func rosterPullImportsTheHallsRosterFromTheHub() throws {
+        try withTempDir { dir in
+            let hubDB = dir.appendingPathComponent("hub/hub.db")
+            let (hub, url) = try SyncCLITests.startHub(db: hubDB, in: dir)
+            defer { hub.stop() }
+            let added = try SyncCLITests.hubCLI(["devices", "add", "--hall", "市民中心", "--name", "3号窗口"], db: hubDB, in: dir)
+            let code = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = try initialisedState(in: dir)
+            let enrolled = try pingjia(["enroll", "--hub", url, "--code", code], state: state)
+            #expect(enrolled.status == 0, "\(enrolled)")
+            let none = try pingjia(["roster", "pull"], state: state)
+            #expect(none.status == 1 && none.stderr.contains("404 no-roster"), "\(none)")
+
+            let imported = try SyncCLITests.hubCLI(["roster", "import", "--hall", "市民中心", repoRoot.appendingPathComponent("demo/roster.csv").path,
+                                                    "--photos", repoRoot.appendingPathComponent("demo/photos").path], db: hubDB, in: dir)
+            #expect(imported.status == 0, "\(imported)")
+            let dry = try pingjia(["roster", "pull", "--dry-run"], state: state)
+            #expect(dry.status == 0 && dry.stdout.contains("A1023") && dry.stdout.contains("dry run: nothing applied"), "\(dry)")
+            let pulled = try pingjia(["roster", "pull"], state: state)
+            #expect(pulled.status == 0 && pulled.stdout.contains("pulled the roster of 市民中心: 3 added, 0 updated, 0 removed; 3 windows"), "\(pulled)")
+            let listed = try pingjia(["roster", "list"], state: state)
+            #expect(listed.stdout.contains("A1023\t张三\t3\t-\t11000000000000000X4440111700001;11000000000000000X4440111700002"), "\(listed)")
+            let again = try pingjia(["roster", "pull"], state: state)
+            #expect(again.stdout.contains("no change to the staff"), "\(again)")
         }
     }
 }

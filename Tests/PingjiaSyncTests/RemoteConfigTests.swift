@@ -43,6 +43,8 @@ import Testing
             let second = try await hub.setConfig(.hall("市民中心"), document: "[rating]\nscale = \"five\"\n", file: "hall.toml")
             #expect(second.map(\.version) == [3, 2])
 
+            #expect(try await storage.configVersion(deviceId: "pj-000000000001") == 3)
+            #expect(try await storage.configVersion(deviceId: "pj-000000000003") == nil)
             let one = try #require(try await storage.remoteConfig(deviceId: "pj-000000000001"))
             #expect(one.version == 3 && one.hall == "市民中心" && one.hallDocument == "[rating]\nscale = \"five\"\n")
             #expect(one.deviceDocument == "[session]\nmode = \"armed\"\n")
@@ -55,6 +57,7 @@ import Testing
             // A device enrolled after its hall's document starts at version 1.
             try await enroll("市民中心", "pj-000000000004")
             #expect(try await storage.remoteConfigStatus().first { $0.deviceId == "pj-000000000004" }?.latestVersion == 1)
+            #expect(try await storage.configVersion(deviceId: "pj-000000000004") == 1)
             #expect(try await storage.remoteConfig(deviceId: "pj-000000000004")?.version == 1)
 
             await #expect(throws: HubError.unknownDevice("pj-00000000000f")) {

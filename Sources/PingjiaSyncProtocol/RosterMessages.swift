@@ -1,0 +1,57 @@
+import Foundation
+import PingjiaCore
+
+/// The hub's roster of a device's hall, signed with the hub's key: `GET
+/// /v1/devices/{id}/roster` (the request signed by the device key, `DeviceAuth`). Photos stay on
+/// the hub; a kiosk keeps the photo files it has.
+public struct SignedRoster: Codable, Sendable, Equatable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public let id: String
+        public let name: String
+        public let windowId: String
+        public let windowName: String
+        public let matters: [String]
+
+        public init(id: String, name: String, windowId: String, windowName: String, matters: [String]) {
+            self.id = id
+            self.name = name
+            self.windowId = windowId
+            self.windowName = windowName
+            self.matters = matters
+        }
+    }
+
+    public let deviceId: String
+    public let hall: String
+    public let staff: [Entry]
+    public let issuedAt: String
+    public let signature: String
+
+    public init(deviceId: String, hall: String, staff: [Entry], issuedAt: String, key: SigningKey) {
+        self.deviceId = deviceId
+        self.hall = hall
+        self.staff = staff
+        self.issuedAt = issuedAt
+        signature = key.sign(Self.signatureInput(deviceId: deviceId, hall: hall, staff: staff, issuedAt: issuedAt))
+    }
+
+    /// `"PJS1"`, device id, hall, the number of entries, each entry's fields (matters counted),
+    /// the issue time; length-prefixed as every signed input.
+    public static func signatureInput(deviceId: String, hall: String, staff: [Entry], issuedAt: String) -> [UInt8] {
+        var out = Array("PJS1".utf8)
+        SignatureInput.append(deviceId, &out)
+        SignatureInput.append(hall, &out)
+        SignatureInput.append(UInt64(staff.count), &out)
+        for entry in staff {
+            for field in [entry.id, entry.name, entry.windowId, entry.windowName] { SignatureInput.append(field, &out) }
+            SignatureInput.append(UInt64(entry.matters.count), &out)
+            for matter in entry.matters { SignatureInput.append(matter, &out) }
+        }
+        SignatureInput.append(issuedAt, &out)
+        return out
+    }
+
+    public func isSigned(by key: PublicKey) -> Bool {
+        key.isValid(signature: signature, for: Self.signatureInput(deviceId: deviceId, hall: hall, staff: staff, issuedAt: issuedAt))
+    }
+}
