@@ -107,6 +107,9 @@ extension Hub {
                 return .failure(.of(.unknownDevice))
             }
             guard Identifier.isValidID(staffId), let staff = try await storage.hubStaff(hall: device.hall, staffId: staffId) else {
+                // The operator's clue when phones get 404s: usually a roster not (yet) imported on the hub.
+                logger.notice("phone page for staff not in the hall's roster (pingjia-hub roster import --hall)",
+                              metadata: ["hall": "\(device.hall)", "staff": "\(staffId.prefix(64))", "device": "\(deviceId)"])
                 return .failure(.of(.unknownStaff))
             }
             let scaleName = try await storage.hallScale(hall: device.hall) ?? HubScales.defaultScale

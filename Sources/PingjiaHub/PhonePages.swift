@@ -168,7 +168,9 @@ enum PhoneHTML {
     static func ratingPage(_ context: PhoneContext, token: String?) -> String {
         let e = escape
         let staff = context.staff.staff
-        let base = "/r/\(e(context.device.deviceId ?? ""))/\(e(staff.id))"
+        // Relative to the page (/r/{deviceId}/{staffId}), so the page also works behind a proxy
+        // that serves the hub under a path prefix.
+        let base = e(staff.id)
         let picture = staff.photo == nil
             ? "<div class=\"initial\" aria-hidden=\"true\">\(e(String(staff.name.prefix(1))))</div>"
             : "<img src=\"\(base)/photo\" alt=\"\(e(staff.name))的照片\">"

@@ -172,7 +172,7 @@ struct PhoneFixture {
             #expect(page.status == 200)
             let html = Self.text(page)
             for expected in ["张三", "A1001", "3号窗口 社保", "非常满意", "非常不满意", "办理速度慢", "办件编号 BJ2026-0001",
-                             "name=\"t\" value=\"\(token.text)\"", "\(path)/photo", "maxlength=\"200\""] {
+                             "name=\"t\" value=\"\(token.text)\"", "src=\"A1001/photo\"", "action=\"A1001\"", "maxlength=\"200\""] {
                 #expect(html.contains(expected), "missing \(expected)")
             }
             #expect(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"), "no script, nothing from elsewhere")
