@@ -104,6 +104,16 @@ struct Roster: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a hall's staff as the hub holds them.")
         @OptionGroup var hubOptions: HubOptions
         @Option(help: "The hall.") var hall: String
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Listing: Encodable {
+            struct Person: Encodable {
+                let staffId: String, name: String, window: String, windowName: String, photo: String?, matters: [String]
+            }
+            let hall: String
+            let scale: String
+            let staff: [Person]
+        }
 
         func run() async throws {
             do {
@@ -111,6 +121,16 @@ struct Roster: AsyncParsableCommand {
                 let staff = try await storage.hubRoster(hall: hall)
                 let scale = try await storage.hallScale(hall: hall)
                 await storage.close()
+                if json {
+                    let listing = Listing(hall: hall, scale: scale ?? HubScales.defaultScale, staff: staff.map {
+                        .init(staffId: $0.staff.id, name: $0.staff.name, window: $0.staff.windowId, windowName: $0.windowName,
+                              photo: $0.staff.photo, matters: $0.staff.matters)
+                    })
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                    print(String(decoding: try encoder.encode(listing), as: UTF8.self))
+                    return
+                }
                 print("hall \(hall): scale \(scale ?? "\(HubScales.defaultScale) (default)"), \(staff.count) staff")
                 guard !staff.isEmpty else {
                     print("no staff yet: import them with `pingjia-hub roster import --hall \(hall) FILE.csv`")

@@ -20,6 +20,10 @@ import Testing
             #expect(imported.status == 0 && imported.stdout.contains("3 added, 0 updated, 0 removed; 3 photos"), "\(imported)")
             let listed = try hub(["roster", "list", "--hall", "市民中心"])
             #expect(listed.stdout.contains("scale three, 3 staff") && listed.stdout.contains("A1023\t张三\t3\t综合受理3号窗口\tA1023.png"), "\(listed)")
+            let json = try hub(["roster", "list", "--hall", "市民中心", "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            #expect(object?["scale"] as? String == "three" && (object?["staff"] as? [[String: Any]])?.first?["windowName"] as? String == "综合受理3号窗口",
+                    "\(json)")
             #expect(try sqlite3(db, "SELECT staff_id || ' ' || photo_type || ' ' || length(photo) FROM hub_staff ORDER BY staff_id LIMIT 1")
                     == "A1023 image/png 399\n")
 
