@@ -125,11 +125,11 @@ public final class KioskContext: Sendable {
     /// like a rating, never counted as one.
     @discardableResult
     public func recordUnrated(staffId: String?, windowId: String, matterCode: String?, caseNo: String?,
-                              channel: RatingChannel) throws(KioskError) -> RatingRecord {
+                              channel: RatingChannel, id: UUID = UUID()) throws(KioskError) -> RatingRecord {
         let record: RatingRecord
         do {
             record = try store.append(.unrated(staffId: staffId, windowId: windowId, matterCode: matterCode, caseNo: caseNo,
-                                               channel: channel, scale: config.scale, at: clock.now()))
+                                               channel: channel, scale: config.scale, at: clock.now(), id: id))
         } catch {
             throw .store(error.description)
         }

@@ -20,7 +20,8 @@ public struct RatingToken: Sendable, Hashable {
     /// Unix seconds.
     public var issuedAt: Int64
     public var expiresAt: Int64
-    /// 16 random bytes, base64url: the hub stores it to refuse a second rating with the token.
+    /// Unique per transaction (the kiosk uses the armed session's id): the hub stores it to refuse
+    /// a second rating with the token.
     public var nonce: String
 
     public static let magic = Array("PJT1".utf8)

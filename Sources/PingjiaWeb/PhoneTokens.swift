@@ -36,7 +36,10 @@ public final class PhoneTokenIssuer: Sendable {
             if let known = cache[session.id], known.expiresAt > seconds { return known.text }
             cache = cache.filter { $0.value.expiresAt > seconds }
             let token = RatingToken(deviceId: deviceId, windowId: session.windowId, staffId: staffId, matterCode: session.matterCode,
-                                    caseNo: session.caseNo, issuedAt: seconds, expiresAt: seconds + Int64(lifetimeMinutes()) * 60)
+                                    caseNo: session.caseNo, issuedAt: seconds, expiresAt: seconds + Int64(lifetimeMinutes()) * 60,
+                                    // The session's id: one rating per transaction even across re-issued
+                                    // tokens, and the id of the 未评价 record should the session time out.
+                                    nonce: session.id.uuidString.lowercased())
             let text = token.encoded(signedWith: key)
             cache[session.id] = (text, token.expiresAt)
             return text

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import PingjiaKiosk
 import PingjiaSyncProtocol
 import PingjiaWeb
 import Testing
@@ -40,6 +41,7 @@ import Testing
             let armed = try await client.post("/api/v1/windows/W04/session",
                                               json: #"{"staffId":"A1024","matterCode":"11000000000000000X4440111700001","caseNo":"2026-0042"}"#)
             #expect(armed.status == .created)
+            let session = try JSONDecoder().decode(RatingSession.self, from: Data(armed.text.utf8))
             let url = try await Self.scannedURL(client, window: "W04", dir: dir)
             #expect(url.hasPrefix(sticker + "?t="), "\(url)")
             let text = String(url.dropFirst((sticker + "?t=").count))
@@ -47,6 +49,9 @@ import Testing
             #expect(token.deviceId == deviceId && token.windowId == "W04" && token.staffId == "A1024")
             #expect(token.matterCode == "11000000000000000X4440111700001" && token.caseNo == "2026-0042")
             #expect(token.expiresAt - token.issuedAt == 300)
+            // The nonce is the session's id, which a 未评价 of this session would carry too.
+            #expect(token.nonce == session.id.uuidString.lowercased())
+            #expect(try kiosk.kiosk.recordUnrated(session).rating.id == session.id)
             #expect(try await Self.scannedURL(client, window: "W04", dir: dir) == url, "one token per session")
             // Another window is not armed: its sticker link.
             #expect(try await Self.scannedURL(client, window: "W03", dir: dir) == "https://pj.example/r/\(deviceId)/A1023")
