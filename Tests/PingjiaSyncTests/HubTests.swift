@@ -87,7 +87,14 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     static func send(_ hub: HubHarness, _ method: String, _ path: String, headers: [(String, String)] = [],
                      body: [UInt8]?) async throws -> HubResponse {
         let transport = try HTTPHubTransport(baseURL: hub.url, maxResponseBytes: 1 << 24)
-        let response = try await transport.send(method: method, path: path, headers: headers, body: body)
+        // Shut down on failure too: a client dropped unshut aborts the whole test process.
+        let response: HubResponse
+        do {
+            response = try await transport.send(method: method, path: path, headers: headers, body: body)
+        } catch {
+            await transport.shutdown()
+            throw error
+        }
         await transport.shutdown()
         return response
     }
