@@ -29,7 +29,10 @@ import Testing
     }
 
     @Test func anArmedSessionShowsItsSignedTokenUntilItEnds() async throws {
-        let kiosk = try WebKiosk(config: "[qr]\nurl_template = \"https://pj.example/r/{deviceId}/{staffId}\"\ntoken_minutes = 5\n")
+        // Sessions last 10 min here: on a loaded machine rendering and scanning the code three times
+        // can outlast the default 10 s, and a session that times out shows the sticker again.
+        let kiosk = try WebKiosk(config: "[qr]\nurl_template = \"https://pj.example/r/{deviceId}/{staffId}\"\ntoken_minutes = 5\n"
+                                 + "[session]\ntimeout_ms = 600000\n")
         let key = SigningKey()
         let deviceId = kiosk.kiosk.deviceId
         let tokens = PhoneTokenIssuer(key: key, deviceId: deviceId, lifetimeMinutes: { kiosk.kiosk.config.qrTokenMinutes })
