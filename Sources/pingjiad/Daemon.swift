@@ -141,8 +141,9 @@ struct PingjiaDaemon: AsyncParsableCommand {
                 // After the push loop: it reads what the others keep, and a heartbeat that gets
                 // through wakes the push loop out of its backoff.
                 var hooks = HeartbeatService.Hooks()
-                let config = kiosk.config
-                hooks.snapshot = { FleetSnapshot.take(config: config, sessions: sessions, devices: attached) }
+                // The live config: keypad pairings may change by remote configuration.
+                let live = kiosk.live
+                hooks.snapshot = { FleetSnapshot.take(config: live.config, sessions: sessions, devices: attached) }
                 hooks.onReachable = { pusher.wake() }
                 hooks.appliedConfigVersion = { configClient?.appliedVersion }
                 hooks.configRefused = { configClient?.refused.map { .init(version: $0.version, reason: $0.reason) } }

@@ -58,13 +58,13 @@ import Testing
         histogram.buckets.first { Double($0.1) >= 0.99 * Double(histogram.count) }?.0 ?? .infinity
     }
 
-    static func rate(_ count: Int, web: Int) async throws -> Duration {
+    static func rate(_ count: Int, web: Int, level: Int? = nil) async throws -> Duration {
         var slowest = Duration.zero
         for index in 0..<count {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(web)/api/v1/windows/1/rating")!)
             request.httpMethod = "POST"
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data("{\"level\": \(index % 3 + 1)}".utf8)
+            request.httpBody = Data("{\"level\": \(level ?? index % 3 + 1)}".utf8)
             let started = ContinuousClock.now
             let (body, response) = try await URLSession.shared.data(for: request)
             slowest = max(slowest, ContinuousClock.now - started)
@@ -87,8 +87,13 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let hubDB = dir.appendingPathComponent("hub/hub.db")
-        let (hub, url) = try SyncCLITests.startHub(db: hubDB, in: dir)
+        // Alert rounds every second, so the 差评 below is alerted within the test.
+        let hub = try RunningProcess(try binary("pingjia-hub"), ["serve", "--db", hubDB.path, "--port", "0", "--alert-interval-seconds", "1"],
+                                     in: dir)
         defer { hub.stop() }
+        guard hub.waitFor("listening=127.0.0.1:", timeout: 20) else { throw SupportError("pingjia-hub did not start:\n\(hub.log)") }
+        let line = hub.log.split(separator: "\n").first { $0.contains("listening=127.0.0.1:") } ?? ""
+        let url = "http://127.0.0.1:" + (line.split(separator: " ").first { $0.hasPrefix("listening=") }?.split(separator: ":").last ?? "")
         let added = try SyncCLITests.hubCLI(["devices", "add", "--hall", "市民中心", "--name", "3号窗口"], db: hubDB, in: dir)
         let code = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let state = try initialisedState(in: dir)
@@ -100,6 +105,8 @@ import Testing
         let original = try String(contentsOf: configFile, encoding: .utf8)
             .replacingOccurrences(of: "listen = \"127.0.0.1:8080\"", with: "listen = \"127.0.0.1:\(web)\"")
             .replacingOccurrences(of: "heartbeat_seconds = 60", with: "heartbeat_seconds = 10")
+            // Every press counts (a self-service kiosk), so a 差评 is not flagged unarmed.
+            .replacingOccurrences(of: "mode = \"armed\"", with: "mode = \"open\"")
         try Data(original.utf8).write(to: configFile)
 
         // With the hub up.
@@ -120,6 +127,17 @@ import Testing
         #expect(fleet.contains("\"hall\" : \"市民中心\""), "\(fleet)")
         let table = try SyncCLITests.hubCLI(["fleet", "--hall", "市民中心", "--sort", "last-seen"], db: hubDB, in: dir)
         #expect(table.status == 0 && table.stdout.contains(device) && table.stdout.contains("LAST SEEN"), "\(table)")
+        // A 差评 (非常不满意) at the kiosk: the hub alerts it once.
+        _ = try await Self.rate(1, web: web, level: 5)
+        var alerts = ""
+        for _ in 0..<100 {
+            alerts = try SyncCLITests.hubCLI(["fleet", "alerts", "--json"], db: hubDB, in: dir).stdout
+            if alerts.contains("bad-rating") { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(alerts.contains("\"kind\" : \"bad-rating\"") && alerts.contains("非常不满意") && alerts.contains("市民中心"), "\(alerts)")
+        let listed = try SyncCLITests.hubCLI(["fleet", "alerts"], db: hubDB, in: dir)
+        #expect(listed.stdout.split(separator: "\n").filter { $0.contains("bad-rating") }.count == 1, "\(listed)")
         let bad = try SyncCLITests.hubCLI(["fleet", "--sort", "colour"], db: hubDB, in: dir)
         #expect(bad.status == 1 && bad.stderr.contains("--sort 'colour' must be one of hall, name, last-seen"), "\(bad)")
         daemon.stop()

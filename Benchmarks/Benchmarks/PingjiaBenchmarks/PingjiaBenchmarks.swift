@@ -26,6 +26,17 @@ let benchmarks: @Sendable () -> Void = {
               setup: { try appendState.open() },
               teardown: { appendState.close() })
 
+    // The same with the hub unreachable: the push loop and the heartbeat hang on a socket that
+    // never answers. Acceptance: ratings are unaffected (p99 compared with press-commit's).
+    Benchmark("press-commit-hub-unreachable",
+              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds,
+                                   warmupIterations: 20, maxDuration: .seconds(20), maxIterations: 2_000),
+              closure: { _ in
+                  try unreachableHubState.commit()
+              },
+              setup: { try await unreachableHubState.open() },
+              teardown: { await unreachableHubState.close() })
+
     // The QR code of a staff member's rating link, encoded and rendered as PNG (8 px per module,
     // quiet zone 4), as `pingjia qr` and the window display make it.
     Benchmark("qr-png",
@@ -72,7 +83,7 @@ func scratchDirectory(_ name: String) throws -> String {
 
 final class AppendState: @unchecked Sendable {
     private var directory: String?
-    private var store: KioskStore?
+    private(set) var store: KioskStore?
     private var index = 0
 
     func open() throws {
@@ -172,6 +183,59 @@ final class DrainState: @unchecked Sendable {
     }
 }
 let drainState = DrainState()
+
+/// The press-commit loop again, while the push loop and the heartbeat talk to a hub that never
+/// answers (a socket that accepts connections and reads nothing): their requests hang until
+/// their timeouts, and the heartbeat looks for changes every 10 ms (100× the daemon's pace).
+final class UnreachableHubState: @unchecked Sendable {
+    private let append = AppendState()
+    private var socketFD: Int32 = -1
+    private var pusher: Pusher?
+    private var heartbeat: HeartbeatService?
+    private var tasks: [Task<Void, Never>] = []
+
+    func open() async throws {
+        try append.open()
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        socketFD = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound, let store = append.store else { throw BenchError("cannot open the black-hole socket") }
+        let url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        let key = SigningKey()
+        let pusher = Pusher(store: store, key: key, hubKey: SigningKey().publicKey,
+                            transport: try HTTPHubTransport(baseURL: url, timeout: .seconds(30)), settings: PushSettings(), logger: quiet)
+        var settings = HeartbeatSettings()
+        settings.interval = .seconds(1)
+        settings.changePoll = .milliseconds(10)
+        let heartbeat = HeartbeatService(store: store, key: key, hubKey: SigningKey().publicKey,
+                                         transport: try HTTPHubTransport(baseURL: url, timeout: .seconds(10)), settings: settings,
+                                         logger: quiet)
+        self.pusher = pusher
+        self.heartbeat = heartbeat
+        tasks = [Task { await pusher.run() }, Task { try? await heartbeat.run() }]
+        try await Task.sleep(for: .milliseconds(200))   // both have a request hanging on the socket
+    }
+
+    func commit() throws { try append.append() }
+
+    func close() async {
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+        await pusher?.transport.shutdown()
+        await heartbeat?.transport.shutdown()
+        if socketFD >= 0 { Foundation.close(socketFD) }
+        append.close()
+    }
+}
+let unreachableHubState = UnreachableHubState()
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String
