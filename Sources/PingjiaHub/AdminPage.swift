@@ -11,6 +11,7 @@ public enum AdminPage {
     public static let navigation: [(path: String, title: String)] = [
         ("/admin/cases", "差评工单"),
         ("/admin/reports", "统计报表"),
+        ("/admin/config", "远程配置"),
     ]
 
     /// A whole page. `body` is HTML the caller built with `escape` around every value.

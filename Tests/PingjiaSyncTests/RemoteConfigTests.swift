@@ -1,7 +1,7 @@
 import Foundation
 import PingjiaConfig
 import PingjiaCore
-import PingjiaHub
+@testable import PingjiaHub
 import PingjiaSync
 import PingjiaSyncProtocol
 import Testing
@@ -148,6 +148,41 @@ import Testing
             status = try await hub.storage.remoteConfigStatus().first { $0.deviceId == device.deviceId }
             #expect(status?.appliedVersion == 3 && status?.refusedVersion == nil)
             await client.transport.shutdown()
+            await hub.stop()
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func theAdminPageShowsEachHallOnlyItsDevices(_ backend: Backend) async throws {
+        try await withTempDirectory { dir in
+            let hub = HubHarness(directory: dir, backend: backend)
+            try await hub.start()
+            do {
+                _ = try await StoredDevice.make(hub.storage, hall: "东城大厅", id: "pj-0000000000e1")
+                _ = try await StoredDevice.make(hub.storage, hall: "西城大厅", id: "pj-0000000000a1")
+                _ = try await hub.hub.setConfig(.hall("东城大厅"), document: Self.hallDocument, file: "hall.toml")
+                try await hub.hub.recordConfigResult(deviceId: "pj-0000000000e1",
+                                                     ConfigResult(version: 1, applied: false, reason: "<no scale 'x'>", overrides: []))
+                try await addTestUser(hub.storage, "wang", role: .manager, hall: "东城大厅", password: "correct horse battery")
+                try await addTestUser(hub.storage, "zhao", role: .auditor, hall: nil, password: "correct horse battery")
+                let browser = TestBrowser(hub.url)
+                let anonymous = try await browser.get("/admin/config")
+                #expect(anonymous.status == 303 && anonymous.header("Location").first?.hasPrefix("/admin/login") == true)
+                #expect(try await browser.signIn("wang", "correct horse battery").status == 303)
+                let manager = try await browser.get("/admin/config")
+                #expect(manager.status == 200 && manager.body.contains("pj-0000000000e1") && !manager.body.contains("pj-0000000000a1"))
+                // The device's reason, escaped, in the refused row.
+                #expect(manager.body.contains("<td>&lt;no scale &#39;x&#39;&gt;</td>") || manager.body.contains("<td>&lt;no scale 'x'&gt;</td>"),
+                        "\(manager.body)")
+                browser.cookies = [:]
+                #expect(try await browser.signIn("zhao", "correct horse battery").status == 303)
+                let auditor = try await browser.get("/admin/config")
+                #expect(auditor.body.contains("pj-0000000000e1") && auditor.body.contains("pj-0000000000a1"))
+                await browser.shutdown()
+            } catch {
+                await hub.stop()
+                throw error
+            }
             await hub.stop()
         }
     }
