@@ -15,6 +15,7 @@ public struct ConfigLayer: Sendable, Equatable {
     public var scale: String?
     public var qrURLTemplate: URLTemplate?
     public var qrErrorCorrection: QRErrorCorrection?
+    public var qrTokenMinutes: Int?
     /// `[session]`: the defaults of every window.
     public var session = WindowSettings()
     /// `[[window]]`: per window, only the keys written.
@@ -71,6 +72,7 @@ public struct ConfigLayer: Sendable, Equatable {
         if let qr = root.table("qr") {
             if qr.has("url_template") { layer.qrURLTemplate = config.qrURLTemplate }
             if qr.has("error_correction") { layer.qrErrorCorrection = config.qrErrorCorrection }
+            if qr.has("token_minutes") { layer.qrTokenMinutes = config.qrTokenMinutes }
         }
         if let session = root.table("session") {
             if session.has("mode") { layer.session.mode = config.sessions.mode }
@@ -90,6 +92,7 @@ public struct ConfigLayer: Sendable, Equatable {
         out.scale = top.scale ?? scale
         out.qrURLTemplate = top.qrURLTemplate ?? qrURLTemplate
         out.qrErrorCorrection = top.qrErrorCorrection ?? qrErrorCorrection
+        out.qrTokenMinutes = top.qrTokenMinutes ?? qrTokenMinutes
         out.session = session.overlaid(by: top.session)
         for (id, settings) in top.windows {
             out.windows[id] = (windows[id] ?? WindowSettings()).overlaid(by: settings)
@@ -102,6 +105,7 @@ public struct ConfigLayer: Sendable, Equatable {
         if let scale { config.scale = scale }
         if let qrURLTemplate { config.qrURLTemplate = qrURLTemplate }
         if let qrErrorCorrection { config.qrErrorCorrection = qrErrorCorrection }
+        if let qrTokenMinutes { config.qrTokenMinutes = qrTokenMinutes }
         if let mode = session.mode { config.sessions.mode = mode }
         if let timeout = session.timeoutMs { config.sessions.timeoutMs = timeout }
         if let interval = session.minIntervalMs { config.sessions.minIntervalMs = interval }
@@ -116,6 +120,7 @@ public struct ConfigLayer: Sendable, Equatable {
         if scale != nil { paths.append("rating.scale") }
         if qrURLTemplate != nil { paths.append("qr.url_template") }
         if qrErrorCorrection != nil { paths.append("qr.error_correction") }
+        if qrTokenMinutes != nil { paths.append("qr.token_minutes") }
         paths += session.keyPaths(prefix: "session")
         for (id, settings) in windows { paths += settings.keyPaths(prefix: "window.\(id)") }
         return paths.sorted()
@@ -133,10 +138,11 @@ public struct ConfigLayer: Sendable, Equatable {
     public func toml() -> String {
         var out: [String] = []
         if let scale { out += ["[rating]", "scale = \(ConfigFileEditor.quoted(scale))", ""] }
-        if qrURLTemplate != nil || qrErrorCorrection != nil {
+        if qrURLTemplate != nil || qrErrorCorrection != nil || qrTokenMinutes != nil {
             out.append("[qr]")
             if let qrURLTemplate { out.append("url_template = \(ConfigFileEditor.quoted(qrURLTemplate.template))") }
             if let qrErrorCorrection { out.append("error_correction = \"\(qrErrorCorrection.rawValue)\"") }
+            if let qrTokenMinutes { out.append("token_minutes = \(qrTokenMinutes)") }
             out.append("")
         }
         if session != WindowSettings() { out += ["[session]"] + session.tomlLines() + [""] }

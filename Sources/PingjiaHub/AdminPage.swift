@@ -11,6 +11,7 @@ public enum AdminPage {
     public static let navigation: [(path: String, title: String)] = [
         ("/admin/cases", "差评工单"),
         ("/admin/reports", "统计报表"),
+        ("/admin/fleet", "设备状态"),
         ("/admin/config", "远程配置"),
     ]
 

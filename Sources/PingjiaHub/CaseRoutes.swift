@@ -270,8 +270,15 @@ func apiProblem(_ error: any Error) -> Response {
     }
     var allowed: [CaseAction]?
     if case .illegal(_, _, let actions) = error { allowed = actions }
-    let body = CaseProblem(type: error.status == 409 ? "illegal-transition" : error.status == 403 ? "forbidden" : "http-\(error.status)",
-                           title: "Refused", status: error.status, detail: error.description, allowed: allowed)
+    let type = switch error {
+    case .notFound: "not-found"
+    case .forbidden: "forbidden"
+    case .illegal: "illegal-transition"
+    case .changedMeanwhile: "changed-meanwhile"
+    case .invalidInput: "invalid-input"
+    case .storage: Problem.Kind.internalError
+    }
+    let body = CaseProblem(type: type, title: "Refused", status: error.status, detail: error.description, allowed: allowed)
     var response = json(error.status, body)
     response.headers[.contentType] = "application/problem+json; charset=utf-8"
     return response

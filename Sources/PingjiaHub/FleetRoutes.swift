@@ -5,8 +5,10 @@ import Logging
 import NIOCore
 import PingjiaSyncProtocol
 
-/// The fleet's HTTP side: `POST /v1/devices/{id}/heartbeat` (docs/sync-protocol.md, "Heartbeat").
+/// The fleet's HTTP side: `POST /v1/devices/{id}/heartbeat` (docs/sync-protocol.md, "Heartbeat")
+/// and the fleet admin page.
 func registerFleetRoutes(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings, logger: Logger) {
+    registerFleetAdminPage(on: router, hub: hub, settings: settings)
     // A bucket of its own, so heartbeats never eat into the batches' allowance.
     let limiter = RateLimiter(rate: settings.heartbeatsPerSecond, burst: settings.heartbeatBurst)
     let signatureHeader = HTTPField.Name(HeartbeatAuth.header)!
@@ -27,5 +29,19 @@ func registerFleetRoutes(on router: Router<BasicRequestContext>, hub: Hub, setti
         case .success(let answer): return json(200, answer)
         case .failure(let failure): return problem(failure)
         }
+    }
+}
+
+/// The fleet admin page, `/admin/fleet`, behind the admin sign-in: a hall manager sees their
+/// hall's devices and alerts only (the hall comes from the session, never from the query).
+func registerFleetAdminPage(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings) {
+    let auth = AdminAuth(hub: hub, settings: settings)
+    auth.register(.get, "/admin/fleet", on: router) { request, _, admin -> Response in
+        let query = FleetPage.Query(sort: request.uri.queryParameters.get("sort"), attention: request.uri.queryParameters.get("attention"))
+        let hall = admin.user.role == .auditor ? nil : (admin.user.hall ?? "")
+        let fleet = try await hub.storage.fleet()
+        let alerts = try await hub.storage.alerts(includeCleared: false, limit: 500)
+        let body = FleetPage.render(fleet: fleet, alerts: alerts, hall: hall, query: query, path: "/admin/fleet")
+        return AdminPage.response(200, AdminPage.render(title: "设备状态", admin: admin, body: body))
     }
 }

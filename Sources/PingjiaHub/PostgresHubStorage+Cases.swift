@@ -70,6 +70,8 @@ extension PostgresHubStorage: CaseStorage {
         "CREATE TRIGGER case_event_is_immutable BEFORE UPDATE OR DELETE ON case_event FOR EACH ROW EXECUTE FUNCTION case_event_is_immutable()",
         // The sweep looks only at 差评.
         "CREATE INDEX record_bad ON record (ingest_id) WHERE kind = 'rating' AND code >= 4",
+        // How far the sweep has looked at the records (ingest_id), so it reads only new ones.
+        "CREATE TABLE case_sweep (source text PRIMARY KEY, through bigint NOT NULL)",
     ]
 
     // MARK: - Users and sessions
@@ -190,6 +192,18 @@ extension PostgresHubStorage: CaseStorage {
             // Instances sweeping at once: the unique (source, rating_id) makes the second insert of
             // a rating wait for the first and then do nothing. A case is open from when the hub
             // received the rating, however late the sweep runs.
+            // Export cursors (ingest_id) are handed out in commit order (see `ingest`): once the
+            // highest is seen committed, every lower one is too, so the sweep reads only the
+            // records between its mark and that head, and moves the mark there.
+            var mark: Int64 = 0, head: Int64 = 0
+            for try await value in try await connection.query("SELECT through FROM case_sweep WHERE source = 'device'",
+                                                              logger: self.logger).decode(Int64.self) {
+                mark = value
+            }
+            for try await value in try await connection.query("SELECT coalesce(max(ingest_id), 0)::int8 FROM record",
+                                                              logger: self.logger).decode(Int64.self) {
+                head = value
+            }
             var opened = 0
             for try await count in try await connection.query("""
                 WITH opened AS (
@@ -198,7 +212,8 @@ extension PostgresHubStorage: CaseStorage {
                     SELECT 'device', r.id::text, d.hall, r.device_id, r.staff_id, r.window_id, r.matter_code, r.code,
                         to_json(r.reasons)::text, r.comment, r.rated_at, r.received_at, 'pending', r.received_at
                     FROM record r JOIN device d ON d.device_id = r.device_id
-                    WHERE r.kind = 'rating' AND r.code >= 4 AND cardinality(r.flags) = 0
+                    WHERE r.ingest_id > \(mark) AND r.ingest_id <= \(head)
+                        AND r.kind = 'rating' AND r.code >= 4 AND cardinality(r.flags) = 0
                         AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'device' AND c.rating_id = r.id::text)
                     ORDER BY r.ingest_id
                     ON CONFLICT (source, rating_id) DO NOTHING
@@ -207,6 +222,10 @@ extension PostgresHubStorage: CaseStorage {
                 """, logger: self.logger).decode(Int64.self) {
                 opened += Int(count)
             }
+            try await connection.query("""
+                INSERT INTO case_sweep (source, through) VALUES ('device', \(head))
+                ON CONFLICT (source) DO UPDATE SET through = greatest(case_sweep.through, excluded.through)
+                """, logger: self.logger)
             opened += try await self.openPhoneCases(connection)
             return opened
         }
@@ -314,7 +333,7 @@ extension PostgresHubStorage: CaseStorage {
     public func report(_ query: ReportQuery) async throws(HubError) -> [ReportCounts] {
         let localDay = Self.localTime("r")
         let key = Self.reportKey(query.by, "r")
-        let phone = Self.phoneReportItems(query.by).map { "UNION ALL " + $0 } ?? ""
+        let phoneKey = Self.reportKey(query.by, "p"), phoneDay = Self.localTime("p")
         let from = query.from, to = query.to, hall = query.hall
         guard let (lower, upper) = query.textBounds else { throw .invalid("report dates must be YYYY-MM-DD: \(from), \(to)") }
         return try await read("computing a report") { connection in
@@ -328,7 +347,11 @@ extension PostgresHubStorage: CaseStorage {
                         AND r.rated_at >= \(lower) AND r.rated_at < \(upper)
                         AND \(unescaped: localDay)::date BETWEEN \(from)::date AND \(to)::date
                         AND (\(hall)::text IS NULL OR d.hall = \(hall))
-                    \(unescaped: phone))
+                    UNION ALL
+                    SELECT \(unescaped: phoneKey), 'rating', p.code, c.verdict, c.follow_up_result
+                    FROM phone_rating p LEFT JOIN bad_case c ON c.source = 'phone' AND c.rating_id = p.rating_id
+                    WHERE \(unescaped: phoneDay)::date BETWEEN \(from)::date AND \(to)::date
+                        AND (\(hall)::text IS NULL OR p.hall = \(hall)))
                 SELECT k,
                     count(*) FILTER (WHERE kind = 'rating'),
                     count(*) FILTER (WHERE kind = 'rating' AND code IN (1, 2)),
@@ -366,11 +389,28 @@ extension PostgresHubStorage: CaseStorage {
         }
     }
 
-    // MARK: - Phone ratings (the phone_rating table)
+    // MARK: - Phone ratings (the phone page's phone_rating table)
 
-    /// Opens cases for phone 差评; the phone_rating table joins the schema with the phone page.
-    func openPhoneCases(_ connection: PostgresConnection) async throws -> Int { 0 }
-
-    /// The phone ratings' part of a report's items, once the phone_rating table exists.
-    static func phoneReportItems(_ by: ReportQuery.Grouping?) -> String? { nil }
+    /// Opens cases for phone 差评, from when the phone rating reached the hub (its timestamptz
+    /// as the hub's UTC text, like every other time in bad_case).
+    func openPhoneCases(_ connection: PostgresConnection) async throws -> Int {
+        let utc = #"to_char(p.rated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#
+        var opened = 0
+        for try await count in try await connection.query("""
+            WITH opened AS (
+                INSERT INTO bad_case (source, rating_id, hall, device_id, staff_id, window_id, matter_code, code, reasons,
+                    comment, rated_at, opened_at, state, state_since)
+                SELECT 'phone', p.rating_id, p.hall, p.device_id, p.staff_id, p.window_id, p.matter_code, p.code, p.reasons,
+                    p.comment, \(unescaped: utc), \(unescaped: utc), 'pending', \(unescaped: utc)
+                FROM phone_rating p
+                WHERE p.code >= 4 AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'phone' AND c.rating_id = p.rating_id)
+                ORDER BY p.id
+                ON CONFLICT (source, rating_id) DO NOTHING
+                RETURNING 1)
+            SELECT count(*) FROM opened
+            """, logger: logger).decode(Int64.self) {
+            opened += Int(count)
+        }
+        return opened
+    }
 }

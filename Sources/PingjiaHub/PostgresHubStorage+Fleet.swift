@@ -183,6 +183,30 @@ extension PostgresHubStorage {
             if let last {
                 try await connection.query("UPDATE alert_cursor SET through = \(last) WHERE source = 'record'", logger: self.logger)
             }
+            // 差评 given on the phone page: recent ones that have no alert yet. Set-based rather than
+            // by cursor: phone_rating ids come from a sequence outside any lock, so a smaller id can
+            // commit after a larger one was seen.
+            var phone: [(BadRatingFound, String)] = []
+            for try await (ratingId, hall, device, staff, window, code, source, ratedAt) in try await connection.query("""
+                SELECT p.rating_id, p.hall, p.device_id, p.staff_id, p.window_id, p.code, p.source, p.rated_at FROM phone_rating p
+                WHERE p.code IN (4, 5) AND p.rated_at > \(expiry)::timestamptz
+                  AND NOT EXISTS (SELECT 1 FROM alert a WHERE a.kind = \(FleetAlertKind.badRating) AND a.ref = p.rating_id AND a.ref <> '')
+                ORDER BY p.id LIMIT 5000
+                """, logger: self.logger).decode((String, String, String, String, String?, Int, String, Date).self) {
+                phone.append((BadRatingFound(deviceId: device, ratingId: ratingId, detail: BadRatingFound.describe(
+                    code: code, staffId: staff, windowId: window, ratedAt: WireTime.format(ratedAt), channel: "phone (\(source))")), hall))
+            }
+            for (bad, hall) in phone {
+                for try await id in try await connection.query("""
+                    INSERT INTO alert (device_id, kind, ref, detail, raised_at)
+                    VALUES (\(bad.deviceId), \(FleetAlertKind.badRating), \(bad.ratingId), \(bad.detail), \(at))
+                    ON CONFLICT DO NOTHING RETURNING id
+                    """, logger: self.logger).decode(Int64.self) {
+                    events.append(AlertEvent(event: .raised, alert: FleetAlert(id: id, deviceId: bad.deviceId, hall: hall,
+                                                                               kind: FleetAlertKind.badRating, ref: bad.ratingId,
+                                                                               detail: bad.detail, raisedAt: at, clearedAt: nil)))
+                }
+            }
             var expired: [Int64] = []
             for try await id in try await connection.query("""
                 SELECT id FROM alert WHERE cleared_at IS NULL AND kind = \(FleetAlertKind.badRating) AND raised_at < \(expiry)

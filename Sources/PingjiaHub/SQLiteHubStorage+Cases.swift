@@ -70,6 +70,8 @@ extension SQLiteHubStorage: CaseStorage {
 
             -- The sweep looks only at 差评.
             CREATE INDEX record_bad ON record (ingest_id) WHERE kind = 'rating' AND code >= 4;
+            -- How far the sweep has looked at the records (ingest_id), so it reads only new ones.
+            CREATE TABLE case_sweep (source TEXT PRIMARY KEY NOT NULL, through INTEGER NOT NULL) STRICT;
             """)
     }
 
@@ -157,19 +159,26 @@ extension SQLiteHubStorage: CaseStorage {
 
     public func openCases() async throws(HubError) -> Int {
         try write("opening 差评 cases") { db in
-            // Writers take turns (BEGIN IMMEDIATE), so NOT EXISTS alone keeps one case per rating.
+            // Writers take turns (BEGIN IMMEDIATE), so NOT EXISTS alone keeps one case per rating,
+            // and ingest_id grows in commit order, so records up to the mark never change.
             // A case is open from when the hub received the rating, however late the sweep runs.
+            let mark = try Int64.fetchOne(db, sql: "SELECT through FROM case_sweep WHERE source = 'device'") ?? 0
+            let head = try Int64.fetchOne(db, sql: "SELECT coalesce(max(ingest_id), 0) FROM record") ?? 0
             try db.execute(sql: """
                 INSERT INTO bad_case (source, rating_id, hall, device_id, staff_id, window_id, matter_code, code, reasons,
                     comment, rated_at, opened_at, state, state_since)
                 SELECT 'device', r.id, d.hall, r.device_id, r.staff_id, r.window_id, r.matter_code, r.code, r.reasons,
                     r.comment, r.rated_at, r.received_at, 'pending', r.received_at
                 FROM record r JOIN device d ON d.device_id = r.device_id
-                WHERE r.kind = 'rating' AND r.code >= 4 AND r.flags = '[]'
+                WHERE r.ingest_id > ? AND r.ingest_id <= ? AND r.kind = 'rating' AND r.code >= 4 AND r.flags = '[]'
                     AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'device' AND c.rating_id = r.id)
                 ORDER BY r.ingest_id
-                """)
+                """, arguments: [mark, head])
             var opened = db.changesCount
+            try db.execute(sql: """
+                INSERT INTO case_sweep (source, through) VALUES ('device', ?)
+                ON CONFLICT (source) DO UPDATE SET through = max(through, excluded.through)
+                """, arguments: [head])
             opened += try Self.openPhoneCases(db)
             return opened
         }
@@ -299,11 +308,28 @@ extension SQLiteHubStorage: CaseStorage {
         }
     }
 
-    // MARK: - Phone ratings (the phone_rating table)
+    // MARK: - Phone ratings (the phone page's phone_rating table)
 
-    /// Opens cases for phone 差评; the phone_rating table joins the schema with the phone page.
-    static func openPhoneCases(_ db: Database) throws -> Int { 0 }
+    /// Opens cases for phone 差评, from when the phone rating reached the hub.
+    static func openPhoneCases(_ db: Database) throws -> Int {
+        try db.execute(sql: """
+            INSERT INTO bad_case (source, rating_id, hall, device_id, staff_id, window_id, matter_code, code, reasons,
+                comment, rated_at, opened_at, state, state_since)
+            SELECT 'phone', p.rating_id, p.hall, p.device_id, p.staff_id, p.window_id, p.matter_code, p.code, p.reasons,
+                p.comment, p.rated_at, p.rated_at, 'pending', p.rated_at
+            FROM phone_rating p
+            WHERE p.code >= 4 AND NOT EXISTS (SELECT 1 FROM bad_case c WHERE c.source = 'phone' AND c.rating_id = p.rating_id)
+            ORDER BY p.id
+            """)
+        return db.changesCount
+    }
 
-    /// The phone ratings' part of a report's items, once the phone_rating table exists.
-    static func phoneReportItems(_ by: ReportQuery.Grouping?) -> String? { nil }
+    /// The phone ratings' part of a report's items (all of them ratings; no 未评价 by phone).
+    static func phoneReportItems(_ by: ReportQuery.Grouping?) -> String? {
+        """
+        SELECT \(reportKey(by, "p")) AS k, 'rating' AS kind, p.code AS code, c.verdict AS verdict, c.follow_up_result AS follow_up
+        FROM phone_rating p LEFT JOIN bad_case c ON c.source = 'phone' AND c.rating_id = p.rating_id
+        WHERE \(localDay("p")) BETWEEN :from AND :to AND (:hall IS NULL OR p.hall = :hall)
+        """
+    }
 }

@@ -152,6 +152,26 @@ extension SQLiteHubStorage {
             if let last = rows.last {
                 try db.execute(sql: "UPDATE alert_cursor SET through = ? WHERE source = 'record'", arguments: [last["ingest_id"] as Int64])
             }
+            // 差评 given on the phone page: recent ones that have no alert yet (set-based, not by
+            // cursor, as on PostgreSQL; see there).
+            for row in try Row.fetchAll(db, sql: """
+                SELECT rating_id, hall, device_id, staff_id, window_id, code, source, rated_at FROM phone_rating p
+                WHERE p.code IN (4, 5) AND p.rated_at > ?
+                  AND NOT EXISTS (SELECT 1 FROM alert a WHERE a.kind = ? AND a.ref = p.rating_id AND a.ref <> '')
+                ORDER BY p.id LIMIT 5000
+                """, arguments: [expiry, FleetAlertKind.badRating]) {
+                let device: String = row["device_id"]
+                let ref: String = row["rating_id"]
+                let detail = BadRatingFound.describe(code: row["code"], staffId: row["staff_id"], windowId: row["window_id"],
+                                                     ratedAt: row["rated_at"], channel: "phone (\(row["source"] as String))")
+                try db.execute(sql: "INSERT OR IGNORE INTO alert (device_id, kind, ref, detail, raised_at) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [device, FleetAlertKind.badRating, ref, detail, at])
+                if db.changesCount > 0 {
+                    events.append(AlertEvent(event: .raised, alert: FleetAlert(id: db.lastInsertedRowID, deviceId: device, hall: row["hall"],
+                                                                               kind: FleetAlertKind.badRating, ref: ref, detail: detail,
+                                                                               raisedAt: at, clearedAt: nil)))
+                }
+            }
             let expired = try Int64.fetchAll(db, sql: """
                 SELECT id FROM alert WHERE cleared_at IS NULL AND kind = ? AND raised_at < ?
                 """, arguments: [FleetAlertKind.badRating, expiry])

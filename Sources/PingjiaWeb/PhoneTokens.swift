@@ -9,19 +9,22 @@ import Synchronization
 public final class PhoneTokenIssuer: Sendable {
     let key: SigningKey
     let deviceId: String
-    let lifetime: Int64
+    /// Read per token: the hub may change `[qr] token_minutes` while pingjiad runs.
+    let lifetimeMinutes: @Sendable () -> Int
     let now: @Sendable () -> Date
     private let issued = Mutex<[UUID: (text: String, expiresAt: Int64)]>([:])
 
-    public init(key: SigningKey, deviceId: String, lifetimeMinutes: Int, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(key: SigningKey, deviceId: String, lifetimeMinutes: @escaping @Sendable () -> Int,
+                now: @escaping @Sendable () -> Date = Date.init) {
         self.key = key
         self.deviceId = deviceId
-        lifetime = Int64(lifetimeMinutes) * 60
+        self.lifetimeMinutes = lifetimeMinutes
         self.now = now
     }
 
     /// The issuer of an enrolled device (its key file exists); nil for one not enrolled yet.
-    public static func load(keyFile: String, deviceId: String, lifetimeMinutes: Int) throws(KeyFileError) -> PhoneTokenIssuer? {
+    public static func load(keyFile: String, deviceId: String,
+                            lifetimeMinutes: @escaping @Sendable () -> Int) throws(KeyFileError) -> PhoneTokenIssuer? {
         guard FileManager.default.fileExists(atPath: keyFile) else { return nil }
         return PhoneTokenIssuer(key: try SigningKey.load(path: keyFile, create: false), deviceId: deviceId, lifetimeMinutes: lifetimeMinutes)
     }
@@ -33,7 +36,7 @@ public final class PhoneTokenIssuer: Sendable {
             if let known = cache[session.id], known.expiresAt > seconds { return known.text }
             cache = cache.filter { $0.value.expiresAt > seconds }
             let token = RatingToken(deviceId: deviceId, windowId: session.windowId, staffId: staffId, matterCode: session.matterCode,
-                                    caseNo: session.caseNo, issuedAt: seconds, expiresAt: seconds + lifetime)
+                                    caseNo: session.caseNo, issuedAt: seconds, expiresAt: seconds + Int64(lifetimeMinutes()) * 60)
             let text = token.encoded(signedWith: key)
             cache[session.id] = (text, token.expiresAt)
             return text

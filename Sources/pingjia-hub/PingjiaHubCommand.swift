@@ -6,6 +6,7 @@ import PingjiaSyncProtocol
 import ServiceLifecycle
 
 /// The central server: receives every rating of every enrolled kiosk exactly once.
+/// (`@main` in a file not named main.swift: the executable has one file per subcommand.)
 @main
 struct PingjiaHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -103,7 +103,7 @@ struct PingjiaDaemon: AsyncParsableCommand {
         var phoneTokens: PhoneTokenIssuer?
         do {
             phoneTokens = try PhoneTokenIssuer.load(keyFile: Enrollment.keyFile(location), deviceId: kiosk.deviceId,
-                                                    lifetimeMinutes: kiosk.config.qrTokenMinutes)
+                                                    lifetimeMinutes: { kiosk.config.qrTokenMinutes })
         } catch {
             logger.error("per-transaction QR codes are off: the device key is unusable", metadata: ["reason": "\(error)"])
         }

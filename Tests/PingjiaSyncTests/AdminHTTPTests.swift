@@ -141,6 +141,8 @@ final class TestBrowser: @unchecked Sendable {
             // An illegal transition: 409 naming what is allowed (page and API).
             let illegal = try await browser.post("/admin/cases/\(east)/actions", form: ["_csrf": csrf, "action": "close", "note": "x"])
             #expect(illegal.status == 409 && illegal.body.contains("当前可执行：整改、员工申诉"))
+            let session = try await browser.get("/v1/admin/session")
+            #expect(session.status == 200 && session.body.contains(#""csrfToken":"\#(csrf)""#) && session.body.contains(#""role":"manager""#))
             let illegalAPI = try await browser.send("POST", "/v1/admin/cases/\(east)/actions", body: Array(#"{"action":"close"}"#.utf8),
                                                     contentType: "application/json", headers: [("X-CSRF-Token", csrf)])
             #expect(illegalAPI.status == 409 && illegalAPI.body.contains(#""allowed":["rectify","appeal"]"#))

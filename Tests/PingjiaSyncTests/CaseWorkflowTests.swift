@@ -40,15 +40,19 @@ import Testing
             }
             #expect(opened == 2)
             #expect(try await workflow.sweep() == 0)
+            // A 差评 arriving after a sweep gets its case at the next one (the sweep reads on from its mark).
+            try await device.store([StoredDevice.rating(code: 2, at: at), StoredDevice.rating(code: 4, at: at)], in: storage)
+            #expect(try await workflow.sweep() == 1)
+            #expect(try await workflow.sweep() == 0)
             let cases = try await workflow.list(for: Self.manager)
-            #expect(cases.map(\.entry.code).sorted() == [4, 5])
+            #expect(cases.map(\.entry.code).sorted() == [4, 4, 5])
             #expect(cases.allSatisfy { $0.entry.state == .pending && $0.entry.hall == "东城大厅" && $0.entry.reasons == ["slow"] })
             // Another hall's manager sees none of them, and may not ask for this hall.
             #expect(try await workflow.list(for: Self.otherManager).isEmpty)
             await #expect(throws: CaseWorkflowError.forbidden("li may not see the cases of 东城大厅")) {
                 try await workflow.list(for: Self.otherManager, hall: "东城大厅")
             }
-            #expect(try await workflow.list(for: Self.auditor).count == 2)
+            #expect(try await workflow.list(for: Self.auditor).count == 3)
         }
     }
 
@@ -132,6 +136,34 @@ import Testing
             #expect(try await workflow.list(for: Self.auditor, .state(.closed)).count == 3)
             #expect(try await workflow.list(for: Self.auditor).isEmpty)   // open ones only
             #expect(try await workflow.list(for: Self.auditor, .all).map(\.entry.id) == [c, b, a])   // newest first
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func twoUsersActingAtOnceMoveACaseOnce(_ backend: Backend) async throws {
+        try await withStorage(backend) { storage in
+            var device = try await StoredDevice.make(storage, hall: "东城大厅", id: "pj-000000000005")
+            try await device.store([StoredDevice.rating(code: 5, at: "2026-11-02T10:00:00.000+08:00")], in: storage)
+            let workflow = CaseWorkflow(storage: storage, config: .empty)
+            let id = try #require(try await workflow.list(for: Self.manager).first?.entry.id)
+            // Eight verifications at once (two browsers, several hub instances): one is applied,
+            // the others are refused as changed meanwhile or no longer allowed.
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        let verdict: CaseVerdict = index % 2 == 0 ? .valid : .mistaken
+                        do {
+                            try await workflow.apply(id: id, CaseInput(action: .verify, note: "核实 \(index)", verdict: verdict), by: Self.manager)
+                            return true
+                        } catch {
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            #expect(try await storage.caseEvents(id: id).count == 1)
         }
     }
 

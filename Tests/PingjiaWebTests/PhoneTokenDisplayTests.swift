@@ -32,7 +32,7 @@ import Testing
         let kiosk = try WebKiosk(config: "[qr]\nurl_template = \"https://pj.example/r/{deviceId}/{staffId}\"\ntoken_minutes = 5\n")
         let key = SigningKey()
         let deviceId = kiosk.kiosk.deviceId
-        let tokens = PhoneTokenIssuer(key: key, deviceId: deviceId, lifetimeMinutes: kiosk.kiosk.config.qrTokenMinutes)
+        let tokens = PhoneTokenIssuer(key: key, deviceId: deviceId, lifetimeMinutes: { kiosk.kiosk.config.qrTokenMinutes })
         let dir = kiosk.dir
         try await kiosk.withServer(phoneTokens: tokens) { client in
             let sticker = "https://pj.example/r/\(deviceId)/A1024"
