@@ -82,6 +82,16 @@ import Testing
             #expect(status["pj-000000000001"]?.refusedVersion == 3 && status["pj-000000000001"]?.refusedReason == "no scale")
             #expect(status["pj-000000000002"]?.appliedVersion == 2 && status["pj-000000000002"]?.overrides == ["session.mode"])
             #expect(status["pj-000000000003"]?.latestVersion == nil && status["pj-000000000003"]?.hall == "税务大厅")
+            // A heartbeat fills in what a lost result request would have said, and only that.
+            try await storage.recordHeartbeatConfig(deviceId: "pj-000000000002", applied: 2, refused: nil, at: Date().addingTimeInterval(60))
+            let unchanged = try await storage.remoteConfigStatus().first { $0.deviceId == "pj-000000000002" }
+            #expect(unchanged?.appliedAt == status["pj-000000000002"]?.appliedAt)
+            try await storage.recordHeartbeatConfig(deviceId: "pj-000000000002", applied: 1, refused: (3, "lost"), at: Date())
+            let late = try await storage.remoteConfigStatus().first { $0.deviceId == "pj-000000000002" }
+            #expect(late?.appliedVersion == 2 && late?.refusedVersion == 3 && late?.refusedReason == "lost")
+            try await storage.recordHeartbeatConfig(deviceId: "pj-000000000002", applied: 3, refused: nil, at: Date())
+            let caughtUp = try await storage.remoteConfigStatus().first { $0.deviceId == "pj-000000000002" }
+            #expect(caughtUp?.appliedVersion == 3 && caughtUp?.refusedVersion == nil)
             // A later applied version clears the refusal.
             try await hub.recordConfigResult(deviceId: "pj-000000000001", ConfigResult(version: 4, applied: true, reason: nil, overrides: []))
             status = Dictionary(uniqueKeysWithValues: try await storage.remoteConfigStatus().map { ($0.deviceId, $0) })
