@@ -150,6 +150,8 @@ public struct KioskConfig: Sendable, Equatable {
     public static let initialText = """
     # Pingjia kiosk configuration. Every key is optional: the values shown are the defaults.
     # Problems in this file are reported as file:line when pingjiad or pingjia starts.
+    # The keys of [rating], [qr], [session] and [[window]] left commented out here may be set by the
+    # hub (`pingjia-hub config set`); a key written in this file wins over the hub's.
 
     [device]
     # name = "3号窗口评价器"          # shown in the hub's device list
@@ -158,16 +160,16 @@ public struct KioskConfig: Sendable, Equatable {
     [rating]
     # The rating scale of this hall: a file in the shipped scales/ folder or in <state-dir>/scales/.
     # "five": 非常满意 满意 基本满意 不满意 非常不满意 (GB/T 39046); "three": 满意 一般 不满意.
-    scale = "five"
+    # scale = "five"
 
     [qr]
     # The link behind each staff member's QR code. Placeholders: {deviceId} {staffId} {windowId}.
-    url_template = "https://pingjia.invalid/r/{deviceId}/{staffId}"
+    # url_template = "https://pingjia.invalid/r/{deviceId}/{staffId}"
     # QR error correction: L, M, Q or H. M survives a smudged or partly covered sticker.
-    error_correction = "M"
+    # error_correction = "M"
     # While a session is armed, the window display shows a QR code with a token signed by this
     # device (one rating per transaction on the hub's phone page); minutes it stays valid.
-    token_minutes = 10
+    # token_minutes = 10
 
     [sync]
     # The hub this kiosk delivers its ratings to. `pingjia enroll --hub URL --code CODE` records
@@ -208,11 +210,11 @@ public struct KioskConfig: Sendable, Equatable {
     # "armed": a press counts (一次一评) only in a session armed by the local API
     # (POST /api/v1/windows/{w}/session) or the keypad's 请评价 key; other presses are kept, flagged
     # unarmed or repeat. "open": every press counts (self-service kiosks).
-    mode = "armed"
+    # mode = "armed"
     # An armed session nobody rated closes after this many milliseconds (未评价).
-    timeout_ms = 10000
+    # timeout_ms = 10000
     # Presses at one window closer together than this are faster than a person: suspect-burst.
-    min_interval_ms = 300
+    # min_interval_ms = 300
 
     # Windows whose rules differ from [session]: the same three keys, and the window's id.
     # [[window]]

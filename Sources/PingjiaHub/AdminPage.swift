@@ -12,6 +12,7 @@ public enum AdminPage {
         ("/admin/cases", "差评工单"),
         ("/admin/reports", "统计报表"),
         ("/admin/fleet", "设备状态"),
+        ("/admin/config", "远程配置"),
     ]
 
     /// A whole page. `body` is HTML the caller built with `escape` around every value.

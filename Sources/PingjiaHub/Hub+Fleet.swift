@@ -51,6 +51,7 @@ extension Hub {
             return .failure(Problem(type: "stale-heartbeat", title: "Stale heartbeat", status: 409,
                                     detail: "boot \(heartbeat.bootId) already sent sequence \(heartbeat.sequence) or a later one"))
         }
+        await noteHeartbeatConfig(deviceId: deviceId, heartbeat, at: receivedAt)
         return .success(HeartbeatAnswer(deviceId: deviceId, sequence: heartbeat.sequence, serverTime: WireTime.format(receivedAt),
                                         configVersion: await heartbeatConfigVersion(deviceId: deviceId), key: key))
     }

@@ -63,6 +63,18 @@ extension Hub {
         }
     }
 
+    /// Keeps the hub's record of what the device runs in step with its heartbeat (a lost
+    /// `config/result` request is made good here); a failure only costs the record.
+    func noteHeartbeatConfig(deviceId: String, _ heartbeat: Heartbeat, at: Date) async {
+        guard heartbeat.appliedConfigVersion != nil || heartbeat.configRefused != nil else { return }
+        do {
+            try await storage.recordHeartbeatConfig(deviceId: deviceId, applied: heartbeat.appliedConfigVersion,
+                                                    refused: heartbeat.configRefused.map { ($0.version, String($0.reason.prefix(4000))) }, at: at)
+        } catch {
+            logger.warning("the heartbeat's configuration versions were not recorded", metadata: ["device": "\(deviceId)", "error": "\(error)"])
+        }
+    }
+
     /// Nil when the request carries a valid signature of the active device `deviceId`.
     func deviceRequestProblem(deviceId: String, method: String, target: String, body: [UInt8],
                               date: String?, authorization: String?) async -> Problem? {

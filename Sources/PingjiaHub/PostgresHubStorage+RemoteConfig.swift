@@ -155,6 +155,31 @@ extension PostgresHubStorage {
         }
     }
 
+    public func recordHeartbeatConfig(deviceId: String, applied: Int?, refused: (version: Int, reason: String)?, at: Date) async throws(HubError) {
+        let when = WireTime.format(at)
+        let appliedNumber = applied.map(Int64.init)
+        let refusedNumber = refused.map { Int64($0.version) }
+        let reason = refused?.reason
+        try await transaction("recording a heartbeat's configuration") { connection in
+            if let v = appliedNumber {
+                try await connection.query("""
+                    UPDATE device_config SET applied_version = \(v), applied_at = \(when),
+                        refused_version = CASE WHEN refused_version <= \(v) THEN NULL ELSE refused_version END,
+                        refused_reason = CASE WHEN refused_version <= \(v) THEN NULL ELSE refused_reason END,
+                        refused_at = CASE WHEN refused_version <= \(v) THEN NULL ELSE refused_at END
+                    WHERE device_id = \(deviceId) AND (applied_version IS NULL OR applied_version < \(v))
+                    """, logger: self.logger)
+            }
+            if let v = refusedNumber, let r = reason {
+                try await connection.query("""
+                    UPDATE device_config SET refused_version = \(v), refused_reason = \(r), refused_at = \(when)
+                    WHERE device_id = \(deviceId) AND (applied_version IS NULL OR applied_version < \(v))
+                        AND (refused_version IS NULL OR refused_version <> \(v) OR refused_reason <> \(r))
+                    """, logger: self.logger)
+            }
+        }
+    }
+
     public func remoteConfigStatus() async throws(HubError) -> [RemoteConfigStatus] {
         try await read("reading configuration status") { connection in
             var statuses: [RemoteConfigStatus] = []

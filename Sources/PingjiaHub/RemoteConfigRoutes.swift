@@ -11,6 +11,7 @@ import PingjiaSyncProtocol
 /// device key (`DeviceAuth`).
 func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings, logger: Logger) {
     let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
+    RemoteConfigPage(auth: AdminAuth(hub: hub, settings: settings)).register(on: router)
 
     router.get("/v1/devices/:id/config") { request, context -> Response in
         let deviceId = context.parameters.get("id") ?? ""

@@ -61,5 +61,10 @@ public protocol RemoteConfigStorage: Sendable {
     func configVersion(deviceId: String) async throws(HubError) -> Int?
     /// The device applied `version` (refusal nil) or refused it, saying why.
     func recordConfigResult(deviceId: String, version: Int, refusal: String?, overrides: [String], at: Date) async throws(HubError)
+    /// What a heartbeat says the device runs (`applied`) or last refused: recorded only where it
+    /// is news to the hub (a `config/result` request that was lost): an applied version above the
+    /// one held, a refusal of a version above the applied one that differs from the one held.
+    /// No-op for a device with no configuration row.
+    func recordHeartbeatConfig(deviceId: String, applied: Int?, refused: (version: Int, reason: String)?, at: Date) async throws(HubError)
     func remoteConfigStatus() async throws(HubError) -> [RemoteConfigStatus]
 }

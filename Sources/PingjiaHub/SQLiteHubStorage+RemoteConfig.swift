@@ -117,6 +117,28 @@ extension SQLiteHubStorage {
         }
     }
 
+    public func recordHeartbeatConfig(deviceId: String, applied: Int?, refused: (version: Int, reason: String)?, at: Date) async throws(HubError) {
+        let when = WireTime.format(at)
+        try write("recording a heartbeat's configuration") { db in
+            if let applied {
+                try db.execute(sql: """
+                    UPDATE device_config SET applied_version = ?, applied_at = ?,
+                        refused_version = CASE WHEN refused_version <= ? THEN NULL ELSE refused_version END,
+                        refused_reason = CASE WHEN refused_version <= ? THEN NULL ELSE refused_reason END,
+                        refused_at = CASE WHEN refused_version <= ? THEN NULL ELSE refused_at END
+                    WHERE device_id = ? AND (applied_version IS NULL OR applied_version < ?)
+                    """, arguments: [applied, when, applied, applied, applied, deviceId, applied])
+            }
+            if let refused {
+                try db.execute(sql: """
+                    UPDATE device_config SET refused_version = ?, refused_reason = ?, refused_at = ?
+                    WHERE device_id = ? AND (applied_version IS NULL OR applied_version < ?)
+                        AND (refused_version IS NULL OR refused_version <> ? OR refused_reason <> ?)
+                    """, arguments: [refused.version, refused.reason, when, deviceId, refused.version, refused.version, refused.reason])
+            }
+        }
+    }
+
     public func remoteConfigStatus() async throws(HubError) -> [RemoteConfigStatus] {
         try read("reading configuration status") { db in
             try Row.fetchAll(db, sql: """

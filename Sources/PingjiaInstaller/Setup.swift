@@ -124,8 +124,9 @@ public struct Setup: Sendable {
         text = text.replacingOccurrences(of: "# name = \"3号窗口评价器\"          # shown in the hub's device list",
                                          with: "name = \(ConfigFileEditor.quoted(name))   # shown in the hub's device list")
         text = text.replacingOccurrences(of: "# hall = \"某某市政务服务中心\"", with: "hall = \(ConfigFileEditor.quoted(hall))")
-        text = text.replacingOccurrences(of: "\nscale = \"five\"\n", with: "\nscale = \(ConfigFileEditor.quoted(answers.scale))\n")
-        text = text.replacingOccurrences(of: "\nmode = \"armed\"\n", with: "\nmode = \"\(answers.mode.rawValue)\"\n")
+        // The installer's answers are written, so they win over the hub's configuration.
+        text = text.replacingOccurrences(of: "\n# scale = \"five\"\n", with: "\nscale = \(ConfigFileEditor.quoted(answers.scale))\n")
+        text = text.replacingOccurrences(of: "\n# mode = \"armed\"\n", with: "\nmode = \"\(answers.mode.rawValue)\"\n")
         text += "\n# The hall's windows (pingjia setup).\n"
         for window in answers.windows {
             text += "[[window]]\nid = \(ConfigFileEditor.quoted(window))\n\n"

@@ -1,7 +1,7 @@
 import Foundation
 import PingjiaConfig
 import PingjiaCore
-import PingjiaHub
+@testable import PingjiaHub
 import PingjiaSync
 import PingjiaSyncProtocol
 import Testing
@@ -82,6 +82,16 @@ import Testing
             #expect(status["pj-000000000001"]?.refusedVersion == 3 && status["pj-000000000001"]?.refusedReason == "no scale")
             #expect(status["pj-000000000002"]?.appliedVersion == 2 && status["pj-000000000002"]?.overrides == ["session.mode"])
             #expect(status["pj-000000000003"]?.latestVersion == nil && status["pj-000000000003"]?.hall == "税务大厅")
+            // A heartbeat fills in what a lost result request would have said, and only that.
+            try await storage.recordHeartbeatConfig(deviceId: "pj-000000000002", applied: 2, refused: nil, at: Date().addingTimeInterval(60))
+            let unchanged = try await storage.remoteConfigStatus().first { $0.deviceId == "pj-000000000002" }
+            #expect(unchanged?.appliedAt == status["pj-000000000002"]?.appliedAt)
+            try await storage.recordHeartbeatConfig(deviceId: "pj-000000000002", applied: 1, refused: (3, "lost"), at: Date())
+            let late = try await storage.remoteConfigStatus().first { $0.deviceId == "pj-000000000002" }
+            #expect(late?.appliedVersion == 2 && late?.refusedVersion == 3 && late?.refusedReason == "lost")
+            try await storage.recordHeartbeatConfig(deviceId: "pj-000000000002", applied: 3, refused: nil, at: Date())
+            let caughtUp = try await storage.remoteConfigStatus().first { $0.deviceId == "pj-000000000002" }
+            #expect(caughtUp?.appliedVersion == 3 && caughtUp?.refusedVersion == nil)
             // A later applied version clears the refusal.
             try await hub.recordConfigResult(deviceId: "pj-000000000001", ConfigResult(version: 4, applied: true, reason: nil, overrides: []))
             status = Dictionary(uniqueKeysWithValues: try await storage.remoteConfigStatus().map { ($0.deviceId, $0) })
@@ -148,6 +158,41 @@ import Testing
             status = try await hub.storage.remoteConfigStatus().first { $0.deviceId == device.deviceId }
             #expect(status?.appliedVersion == 3 && status?.refusedVersion == nil)
             await client.transport.shutdown()
+            await hub.stop()
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func theAdminPageShowsEachHallOnlyItsDevices(_ backend: Backend) async throws {
+        try await withTempDirectory { dir in
+            let hub = HubHarness(directory: dir, backend: backend)
+            try await hub.start()
+            do {
+                _ = try await StoredDevice.make(hub.storage, hall: "东城大厅", id: "pj-0000000000e1")
+                _ = try await StoredDevice.make(hub.storage, hall: "西城大厅", id: "pj-0000000000a1")
+                _ = try await hub.hub.setConfig(.hall("东城大厅"), document: Self.hallDocument, file: "hall.toml")
+                try await hub.hub.recordConfigResult(deviceId: "pj-0000000000e1",
+                                                     ConfigResult(version: 1, applied: false, reason: "<no scale 'x'>", overrides: []))
+                try await addTestUser(hub.storage, "wang", role: .manager, hall: "东城大厅", password: "correct horse battery")
+                try await addTestUser(hub.storage, "zhao", role: .auditor, hall: nil, password: "correct horse battery")
+                let browser = TestBrowser(hub.url)
+                let anonymous = try await browser.get("/admin/config")
+                #expect(anonymous.status == 303 && anonymous.header("Location").first?.hasPrefix("/admin/login") == true)
+                #expect(try await browser.signIn("wang", "correct horse battery").status == 303)
+                let manager = try await browser.get("/admin/config")
+                #expect(manager.status == 200 && manager.body.contains("pj-0000000000e1") && !manager.body.contains("pj-0000000000a1"))
+                // The device's reason, escaped, in the refused row.
+                #expect(manager.body.contains("<td>&lt;no scale &#39;x&#39;&gt;</td>") || manager.body.contains("<td>&lt;no scale 'x'&gt;</td>"),
+                        "\(manager.body)")
+                browser.cookies = [:]
+                #expect(try await browser.signIn("zhao", "correct horse battery").status == 303)
+                let auditor = try await browser.get("/admin/config")
+                #expect(auditor.body.contains("pj-0000000000e1") && auditor.body.contains("pj-0000000000a1"))
+                await browser.shutdown()
+            } catch {
+                await hub.stop()
+                throw error
+            }
             await hub.stop()
         }
     }
