@@ -106,7 +106,7 @@ import Testing
             .replacingOccurrences(of: "listen = \"127.0.0.1:8080\"", with: "listen = \"127.0.0.1:\(web)\"")
             .replacingOccurrences(of: "heartbeat_seconds = 60", with: "heartbeat_seconds = 10")
             // Every press counts (a self-service kiosk), so a 差评 is not flagged unarmed.
-            .replacingOccurrences(of: "mode = \"armed\"", with: "mode = \"open\"")
+            .replacingOccurrences(of: "[session]\n", with: "[session]\nmode = \"open\"\n")
         try Data(original.utf8).write(to: configFile)
 
         // With the hub up.
