@@ -117,8 +117,10 @@ import Testing
         let up = Self.commitHistogram(try await Self.metrics(web: web))
         #expect(up.count == 60, "\(up)")
         // The heartbeat went out at start: the fleet shows the kiosk with its version.
+        // Deadlines rather than tries: with the whole suite running, one CLI call or push can take seconds.
         var fleet = ""
-        for _ in 0..<100 {
+        let fleetDeadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < fleetDeadline {
             fleet = try SyncCLITests.hubCLI(["fleet", "--json"], db: hubDB, in: dir).stdout
             if fleet.contains("\"version\" : \"0.1.0\"") { break }
             try await Task.sleep(for: .milliseconds(100))
@@ -130,7 +132,8 @@ import Testing
         // A 差评 (非常不满意) at the kiosk: the hub alerts it once.
         _ = try await Self.rate(1, web: web, level: 5)
         var alerts = ""
-        for _ in 0..<100 {
+        let alertDeadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < alertDeadline {
             alerts = try SyncCLITests.hubCLI(["fleet", "alerts", "--json"], db: hubDB, in: dir).stdout
             if alerts.contains("bad-rating") { break }
             try await Task.sleep(for: .milliseconds(200))
