@@ -107,10 +107,10 @@ run-hub-pg: build
 	@trap 'scripts/local-postgres.sh stop "$(HUB_PG_DIR)"' EXIT; \
 	  $(BIN)/pingjia-hub serve --db "$(HUB_PG_URL)" --key "$(HUB_PG_DIR)/hub.key"
 
-# Two legs: the suites that drive an emulated keypad or a browser block a thread of Swift's
-# cooperative pool (one per core) for minutes; beside them on a 2-core machine the in-process hubs
+# Two legs: the suites that drive an emulated keypad, a browser or running daemons block a thread
+# of Swift's cooperative pool (one per core) for minutes; beside them on a 2-core machine the in-process hubs
 # of the sync tests would starve. So they run after the rest, by themselves.
-BLOCKING_SUITES := KeypadEmulatorTests|BrowserTests
+BLOCKING_SUITES := KeypadEmulatorTests|BrowserTests|FleetCLITests|RemoteConfigCLITests
 TEST_LEGS := $(SWIFT) test --skip-build --skip '$(BLOCKING_SUITES)' && \
              $(SWIFT) test --skip-build --filter '$(BLOCKING_SUITES)'
 

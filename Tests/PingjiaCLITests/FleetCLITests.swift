@@ -138,7 +138,8 @@ import Testing
             if alerts.contains("bad-rating") { break }
             try await Task.sleep(for: .milliseconds(200))
         }
-        #expect(alerts.contains("\"kind\" : \"bad-rating\"") && alerts.contains("非常不满意") && alerts.contains("市民中心"), "\(alerts)")
+        #expect(alerts.contains("\"kind\" : \"bad-rating\"") && alerts.contains("非常不满意") && alerts.contains("市民中心"),
+                "\(alerts)\n--- hub\n\(hub.log.suffix(4000))\n--- pingjiad\n\(daemon.log.suffix(4000))")
         let listed = try SyncCLITests.hubCLI(["fleet", "alerts"], db: hubDB, in: dir)
         #expect(listed.stdout.split(separator: "\n").filter { $0.contains("bad-rating") }.count == 1, "\(listed)")
         let bad = try SyncCLITests.hubCLI(["fleet", "--sort", "colour"], db: hubDB, in: dir)
