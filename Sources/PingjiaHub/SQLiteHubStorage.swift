@@ -41,7 +41,11 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func close() {
-        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        // Passive: a CLI command (`fleet`, `report`, …) closes while `serve` runs on the same file,
+        // and a truncating checkpoint would wait for the server's readers and hold its writers
+        // (ingest, alert rounds) behind it. The last connection to close checkpoints and removes
+        // the WAL anyway.
+        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
         try? pool.close()
     }
 

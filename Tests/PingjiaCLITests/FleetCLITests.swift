@@ -136,7 +136,7 @@ import Testing
         while ContinuousClock.now < alertDeadline {
             alerts = try SyncCLITests.hubCLI(["fleet", "alerts", "--json"], db: hubDB, in: dir).stdout
             if alerts.contains("bad-rating") { break }
-            try await Task.sleep(for: .milliseconds(200))
+            try await Task.sleep(for: .seconds(1))
         }
         #expect(alerts.contains("\"kind\" : \"bad-rating\"") && alerts.contains("非常不满意") && alerts.contains("市民中心"),
                 "\(alerts)\n--- hub\n\(hub.log.suffix(4000))\n--- pingjiad\n\(daemon.log.suffix(4000))")
