@@ -16,7 +16,11 @@ import Testing
 
             try device.bulkFill(count)
             // The device tries while the hub is down: nothing is acknowledged, nothing is lost.
+            // The stopped hub's port is held (bound, not listening) meanwhile, so that no hub of a
+            // test running beside this one can start on it and answer in its place.
+            let held = holdPort(hub.port)
             let offline = await drain(try device.pusher(baseURL: hub.url, batchRecords: 500), within: .milliseconds(300))
+            if held >= 0 { close(held) }
             guard case .retry = offline else { Issue.record("expected retries while the hub is down, got \(offline)"); return }
             #expect(try device.store.syncState().ackedThroughSeq == 0)
 
@@ -32,4 +36,18 @@ import Testing
             await hub.stop()
         }
     }
+}
+
+/// Binds `port` on loopback without listening (connections to it are refused); -1 if it is taken.
+func holdPort(_ port: Int) -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let bound = withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+    if !bound { close(fd); return -1 }
+    return fd
 }
