@@ -41,11 +41,9 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func close() {
-        // Passive: a CLI command (`fleet`, `report`, …) closes while `serve` runs on the same file,
-        // and a truncating checkpoint would wait for the server's readers and hold its writers
-        // (ingest, alert rounds) behind it. The last connection to close checkpoints and removes
-        // the WAL anyway.
-        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        // Truncating: the closed file holds everything, so copying it is a backup. It waits (up to
+        // the busy timeout) for other connections' readers, e.g. a `serve` on the same file.
+        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         try? pool.close()
     }
 
