@@ -10,14 +10,10 @@ extension Hub {
     /// Verifies and keeps one heartbeat; answers with the hub's time and the device's
     /// configuration version, signed.
     public func heartbeat(deviceId: String, signature: String?, body: [UInt8]) async -> Result<HeartbeatAnswer, Problem> {
-        guard let device: DeviceEntry = (try? await storage.device(id: deviceId)) ?? nil, let keyText = device.publicKey,
-              let deviceKey = PublicKey(base64: keyText) else {
-            return .failure(Problem(type: Problem.Kind.unknownDevice, title: "Unknown device", status: 404,
-                                    detail: "no enrolled device '\(deviceId)' on this hub: enroll it with `pingjia enroll`"))
-        }
-        guard device.status == .active else {
-            return .failure(Problem(type: Problem.Kind.revoked, title: "Device revoked", status: 403,
-                                    detail: "device '\(deviceId)' was revoked on this hub; nothing more is accepted from it"))
+        let deviceKey: PublicKey
+        switch await activeDeviceKey(deviceId) {
+        case .success(let key): deviceKey = key
+        case .failure(let problem): return .failure(problem)
         }
         // The signature first: nothing of an unsigned body is read.
         guard HeartbeatAuth.verify(deviceId: deviceId, body: body, header: signature, key: deviceKey) else {

@@ -78,14 +78,10 @@ extension Hub {
     /// Nil when the request carries a valid signature of the active device `deviceId`.
     func deviceRequestProblem(deviceId: String, method: String, target: String, body: [UInt8],
                               date: String?, authorization: String?) async -> Problem? {
-        guard let device: DeviceEntry = (try? await storage.device(id: deviceId)) ?? nil, let keyText = device.publicKey,
-              let deviceKey = PublicKey(base64: keyText) else {
-            return Problem(type: Problem.Kind.unknownDevice, title: "Unknown device", status: 404,
-                           detail: "no enrolled device '\(deviceId)' on this hub: enroll it with `pingjia enroll`")
-        }
-        guard device.status == .active else {
-            return Problem(type: Problem.Kind.revoked, title: "Device revoked", status: 403,
-                           detail: "device '\(deviceId)' was revoked on this hub; nothing more is accepted from it")
+        let deviceKey: PublicKey
+        switch await activeDeviceKey(deviceId) {
+        case .success(let key): deviceKey = key
+        case .failure(let problem): return problem
         }
         if let reason = DeviceAuth.check(method: method, target: target, body: body, date: date, authorization: authorization,
                                          deviceKey: deviceKey, now: now()) {

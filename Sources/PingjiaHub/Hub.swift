@@ -49,10 +49,9 @@ public final class Hub: Sendable {
         return EnrollResponse(deviceId: request.deviceId, hall: entry.hall, name: entry.name, hubPublicKey: key.publicKey.base64)
     }
 
-    // MARK: Ingest
-
-    /// Verifies and stores one batch. Returns the receipt, or a `Problem` saying what to do.
-    public func ingest(deviceId: String, idempotencyKey: String?, body: [UInt8]) async -> Result<Receipt, Problem> {
+    /// The enrolled key of an active device, or the problem to answer with (unknown 404, revoked
+    /// 403): every signed request of a device (batches, heartbeats, configuration) starts here.
+    func activeDeviceKey(_ deviceId: String) async -> Result<PublicKey, Problem> {
         guard let device: DeviceEntry = (try? await storage.device(id: deviceId)) ?? nil, let keyText = device.publicKey,
               let deviceKey = PublicKey(base64: keyText) else {
             return .failure(Problem(type: Problem.Kind.unknownDevice, title: "Unknown device", status: 404,
@@ -61,6 +60,18 @@ public final class Hub: Sendable {
         guard device.status == .active else {
             return .failure(Problem(type: Problem.Kind.revoked, title: "Device revoked", status: 403,
                                     detail: "device '\(deviceId)' was revoked on this hub; nothing more is accepted from it"))
+        }
+        return .success(deviceKey)
+    }
+
+    // MARK: Ingest
+
+    /// Verifies and stores one batch. Returns the receipt, or a `Problem` saying what to do.
+    public func ingest(deviceId: String, idempotencyKey: String?, body: [UInt8]) async -> Result<Receipt, Problem> {
+        let deviceKey: PublicKey
+        switch await activeDeviceKey(deviceId) {
+        case .success(let key): deviceKey = key
+        case .failure(let problem): return .failure(problem)
         }
         guard let idempotencyKey, !idempotencyKey.isEmpty, idempotencyKey.utf8.count <= 128 else {
             return .failure(Problem(type: Problem.Kind.malformed, title: "Missing Idempotency-Key", status: 400,
