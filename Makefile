@@ -107,11 +107,16 @@ run-hub-pg: build
 	@trap 'scripts/local-postgres.sh stop "$(HUB_PG_DIR)"' EXIT; \
 	  $(BIN)/pingjia-hub serve --db "$(HUB_PG_URL)" --key "$(HUB_PG_DIR)/hub.key"
 
-# Two legs: the suites that drive an emulated keypad, a browser or running daemons block a thread
-# of Swift's cooperative pool (one per core) for minutes; beside them on a 2-core machine the in-process hubs
-# of the sync tests would starve. So they run after the rest, by themselves.
+# Three legs, because all suites share one process and Swift's cooperative pool (one thread per
+# core). Many tests block a pool thread on purpose (waiting for a `pingjia` run, a commit's fsync,
+# a libusb emulator), and beside them on a 2-core machine with a slow disk the tests that serve
+# HTTP or drive devices in-process starve and time out. So: first the in-process servers and
+# device managers (SERVING_SUITES), then the rest, then the suites that block a thread for minutes
+# (an emulated keypad, a browser, running daemons: BLOCKING_SUITES), each leg by itself.
+SERVING_SUITES  := PingjiaSyncTests\.|PingjiaWebTests\.|PingjiaDevicesTests\.|PingjiaKioskTests\.
 BLOCKING_SUITES := KeypadEmulatorTests|BrowserTests|FleetCLITests|RemoteConfigCLITests
-TEST_LEGS := $(SWIFT) test --skip-build --skip '$(BLOCKING_SUITES)' && \
+TEST_LEGS := $(SWIFT) test --skip-build --filter '$(SERVING_SUITES)' && \
+             $(SWIFT) test --skip-build --skip '$(SERVING_SUITES)|$(BLOCKING_SUITES)' && \
              $(SWIFT) test --skip-build --filter '$(BLOCKING_SUITES)'
 
 # A PostgreSQL leg that is skipped must not look like a pass: it is announced, loudly. After the

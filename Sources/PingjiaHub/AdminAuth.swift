@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import PingjiaCore
 
 /// A signed-in admin user as pages see it.
 public struct AdminUser: Sendable, Equatable {
@@ -154,15 +155,16 @@ public final class AdminAuth: Sendable {
                 return self.loginPage(status: 429, next: next, error: "登录尝试过于频繁，请稍后再试")
             }
             let user = try await self.storage.adminUser(name: name)
-            // PBKDF2 takes a good part of a second by design: off the server's event loops.
+            // PBKDF2 takes a good part of a second by design: off the server's event loops and
+            // off Swift's cooperative pool, whose threads every other request needs meanwhile.
             let stored = user?.passwordHash
-            let matches = await Task.detached {
+            let matches = await runBlocking {
                 guard let stored else {
                     AdminPassword.verifyNothing(password)
                     return false
                 }
                 return AdminPassword.verify(password, against: stored)
-            }.value
+            }
             guard let user else {
                 logger.notice("admin login refused", metadata: ["user": "\(name)", "reason": "unknown user"])
                 return self.loginPage(status: 401, next: next, error: "用户名或密码错误")

@@ -83,7 +83,7 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func addUser(_ user: AdminUserRecord, now: Date) async throws(HubError) {
-        try write("adding an admin user") { db in
+        try await write("adding an admin user") { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM admin_user WHERE name = ?", arguments: [user.name]) != nil {
                 throw HubError.invalid("user '\(user.name)' exists already: change the password with `pingjia-hub users passwd \(user.name)`")
             }
@@ -95,7 +95,7 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func setPassword(name: String, passwordHash: String, now: Date) async throws(HubError) {
-        try write("changing a password") { db in
+        try await write("changing a password") { db in
             try db.execute(sql: "UPDATE admin_user SET password_hash = ?, updated_at = ? WHERE name = ?",
                            arguments: [passwordHash, WireTime.format(now), name])
             guard db.changesCount == 1 else { throw HubError.invalid("no user '\(name)': see `pingjia-hub users list`") }
@@ -104,7 +104,7 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func removeUser(name: String) async throws(HubError) {
-        try write("removing an admin user") { db in
+        try await write("removing an admin user") { db in
             try db.execute(sql: "DELETE FROM admin_session WHERE user_name = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM admin_user WHERE name = ?", arguments: [name])
             guard db.changesCount == 1 else { throw HubError.invalid("no user '\(name)': see `pingjia-hub users list`") }
@@ -112,19 +112,19 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func adminUsers() async throws(HubError) -> [AdminUserRecord] {
-        try read("listing admin users") { db in
+        try await read("listing admin users") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM admin_user ORDER BY name").compactMap { Self.user($0) }
         }
     }
 
     public func adminUser(name: String) async throws(HubError) -> AdminUserRecord? {
-        try read("reading an admin user") { db in
+        try await read("reading an admin user") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM admin_user WHERE name = ?", arguments: [name]).flatMap { Self.user($0) }
         }
     }
 
     public func createSession(tokenDigest: String, userName: String, csrfToken: String, createdAt: Date, expiresAt: Date) async throws(HubError) {
-        try write("starting a session") { db in
+        try await write("starting a session") { db in
             try db.execute(sql: """
                 INSERT INTO admin_session (token_digest, user_name, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
                 """, arguments: [tokenDigest, userName, csrfToken, WireTime.format(createdAt), WireTime.format(expiresAt)])
@@ -132,7 +132,7 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func session(tokenDigest: String, now: Date) async throws(HubError) -> AdminSessionRecord? {
-        try read("reading a session") { db in
+        try await read("reading a session") { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT s.csrf_token, s.expires_at, u.* FROM admin_session s JOIN admin_user u ON u.name = s.user_name
                 WHERE s.token_digest = ? AND s.expires_at > ?
@@ -143,13 +143,13 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func deleteSession(tokenDigest: String) async throws(HubError) {
-        try write("ending a session") { db in
+        try await write("ending a session") { db in
             try db.execute(sql: "DELETE FROM admin_session WHERE token_digest = ?", arguments: [tokenDigest])
         }
     }
 
     public func deleteSessions(userName: String?, expiredBefore: Date) async throws(HubError) {
-        try write("ending sessions") { db in
+        try await write("ending sessions") { db in
             try db.execute(sql: "DELETE FROM admin_session WHERE user_name = ? OR expires_at <= ?",
                            arguments: [userName, WireTime.format(expiredBefore)])
         }
@@ -158,7 +158,7 @@ extension SQLiteHubStorage: CaseStorage {
     // MARK: - Cases
 
     public func openCases() async throws(HubError) -> Int {
-        try write("opening 差评 cases") { db in
+        try await write("opening 差评 cases") { db in
             // Writers take turns (BEGIN IMMEDIATE), so NOT EXISTS alone keeps one case per rating,
             // and ingest_id grows in commit order, so records up to the mark never change.
             // A case is open from when the hub received the rating, however late the sweep runs.
@@ -202,7 +202,7 @@ extension SQLiteHubStorage: CaseStorage {
     public func cases(states: Set<CaseState>?, hall: String?, limit: Int) async throws(HubError) -> [CaseEntry] {
         // The states as one text, ",pending,verified,", so one statement serves any set.
         let stateList = states.map { "," + $0.map(\.rawValue).sorted().joined(separator: ",") + "," }
-        return try read("listing cases") { db in
+        return try await read("listing cases") { db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM bad_case WHERE (?1 IS NULL OR instr(?1, ',' || state || ',') > 0) AND (?2 IS NULL OR hall = ?2)
                 ORDER BY id DESC LIMIT ?3
@@ -211,7 +211,7 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func caseEntry(id: Int64) async throws(HubError) -> CaseEntry? {
-        try read("reading a case") { db in
+        try await read("reading a case") { db in
             guard var entry = try Row.fetchOne(db, sql: "SELECT * FROM bad_case WHERE id = ?", arguments: [id]).flatMap(Self.caseEntry) else {
                 return nil
             }
@@ -227,7 +227,7 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func caseEvents(id: Int64) async throws(HubError) -> [CaseEvent] {
-        try read("reading a case's audit trail") { db in
+        try await read("reading a case's audit trail") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM case_event WHERE case_id = ? ORDER BY id", arguments: [id]).compactMap { row in
                 guard let to = CaseState(rawValue: row["to_state"]) else { return nil }
                 let from: String? = row["from_state"]
@@ -238,7 +238,7 @@ extension SQLiteHubStorage: CaseStorage {
     }
 
     public func transition(id: Int64, change: CaseChange, event: CaseEvent) async throws(HubError) -> Bool {
-        try write("changing a case") { db in
+        try await write("changing a case") { db in
             try db.execute(sql: """
                 UPDATE bad_case SET state = ?, state_since = ?, verdict = coalesce(?, verdict),
                     follow_up_result = coalesce(?, follow_up_result),
@@ -284,7 +284,7 @@ extension SQLiteHubStorage: CaseStorage {
             FROM items GROUP BY k ORDER BY k
             """
         guard let bounds = query.textBounds else { throw .invalid("report dates must be YYYY-MM-DD: \(query.from), \(query.to)") }
-        return try read("computing a report") { db in
+        return try await read("computing a report") { db in
             try Row.fetchAll(db, sql: sql, arguments: ["from": query.from, "to": query.to, "hall": query.hall,
                                                        "lower": bounds.lower, "upper": bounds.upper]).map { row in
                 ReportCounts(key: row["k"], ratings: row["ratings"], good: row["good"], basic: row["basic"],

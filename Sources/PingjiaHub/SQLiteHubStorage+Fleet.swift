@@ -60,7 +60,7 @@ extension SQLiteHubStorage {
 
     public func recordHeartbeat(_ stored: StoredHeartbeat) async throws(HubError) -> HeartbeatOutcome {
         let heartbeat = stored.heartbeat
-        return try write("storing a heartbeat") { db -> HeartbeatOutcome in
+        return try await write("storing a heartbeat") { db -> HeartbeatOutcome in
             if let row = try Row.fetchOne(db, sql: "SELECT boot_id, sequence FROM heartbeat WHERE device_id = ?",
                                           arguments: [heartbeat.deviceId]),
                (row["boot_id"] as String) == heartbeat.bootId, (row["sequence"] as Int64) >= Int64(clamping: heartbeat.sequence) {
@@ -78,7 +78,7 @@ extension SQLiteHubStorage {
     }
 
     public func latestHeartbeat(deviceId: String) async throws(HubError) -> StoredHeartbeat? {
-        try read("reading a heartbeat") { db in
+        try await read("reading a heartbeat") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM heartbeat WHERE device_id = ?", arguments: [deviceId]).flatMap(Self.heartbeat)
         }
     }
@@ -88,7 +88,7 @@ extension SQLiteHubStorage {
     }
 
     public func fleet() async throws(HubError) -> [FleetDevice] {
-        try read("reading the fleet") { db in try Self.fleet(db) }
+        try await read("reading the fleet") { db in try Self.fleet(db) }
     }
 
     static func fleet(_ db: Database) throws -> [FleetDevice] {
@@ -113,7 +113,7 @@ extension SQLiteHubStorage {
                                conditions: @Sendable ([FleetDevice]) -> [AlertCondition]) async throws(HubError) -> [AlertEvent] {
         let at = WireTime.format(now)
         let expiry = WireTime.format(now.addingTimeInterval(-badRatingOpenFor))
-        return try write("evaluating alerts") { db -> [AlertEvent] in
+        return try await write("evaluating alerts") { db -> [AlertEvent] in
             let fleet = try Self.fleet(db)
             let halls = Dictionary(fleet.compactMap { f in f.device.deviceId.map { ($0, f.device.hall) } }, uniquingKeysWith: { a, _ in a })
             let open = try Row.fetchAll(db, sql: "SELECT id, device_id, kind FROM alert WHERE cleared_at IS NULL").map {
@@ -198,7 +198,7 @@ extension SQLiteHubStorage {
     }
 
     public func alerts(includeCleared: Bool, limit: Int) async throws(HubError) -> [FleetAlert] {
-        try read("listing alerts") { db in
+        try await read("listing alerts") { db in
             try Row.fetchAll(db, sql: """
                 SELECT alert.*, device.hall AS hall FROM alert LEFT JOIN device ON device.device_id = alert.device_id
                 WHERE ? OR alert.cleared_at IS NULL ORDER BY alert.raised_at DESC, alert.id DESC LIMIT ?
@@ -211,7 +211,7 @@ extension SQLiteHubStorage {
     public func claimDeliveries(now: Date, lease: TimeInterval, limit: Int) async throws(HubError) -> [WebhookDelivery] {
         let at = WireTime.format(now)
         let until = WireTime.format(now.addingTimeInterval(lease))
-        return try write("claiming webhook deliveries") { db in
+        return try await write("claiming webhook deliveries") { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT * FROM alert_delivery WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?
                 """, arguments: [at, limit])
@@ -223,7 +223,7 @@ extension SQLiteHubStorage {
     }
 
     public func finishDelivery(id: Int64, deliveredAt: Date?, retryAt: Date?, error: String?) async throws(HubError) {
-        try write("recording a webhook delivery") { db in
+        try await write("recording a webhook delivery") { db in
             try db.execute(sql: """
                 UPDATE alert_delivery SET attempts = attempts + 1, delivered_at = ?, next_attempt_at = coalesce(?, next_attempt_at),
                     last_error = ? WHERE id = ?
@@ -232,7 +232,7 @@ extension SQLiteHubStorage {
     }
 
     public func deliveries() async throws(HubError) -> [WebhookDelivery] {
-        try read("listing webhook deliveries") { db in
+        try await read("listing webhook deliveries") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM alert_delivery ORDER BY id").compactMap(Self.delivery)
         }
     }

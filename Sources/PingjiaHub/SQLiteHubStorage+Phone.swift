@@ -60,7 +60,7 @@ extension SQLiteHubStorage {
     }
 
     public func hubRoster(hall: String) async throws(HubError) -> [HubStaff] {
-        try read("reading the hall's roster") { db in
+        try await read("reading the hall's roster") { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.hubStaffColumns) FROM hub_staff WHERE hall = ? ORDER BY staff_id",
                              arguments: [hall]).map(Self.hubStaff)
         }
@@ -68,7 +68,7 @@ extension SQLiteHubStorage {
 
     public func importHubRoster(hall: String, staff: [HubStaff], photos: [String: StaffPhoto], replace: Bool,
                                 now: Date) async throws(HubError) -> RosterImportSummary {
-        try write("importing the hall's roster") { db in
+        try await write("importing the hall's roster") { db in
             let existing = Set(try String.fetchAll(db, sql: "SELECT staff_id FROM hub_staff WHERE hall = ?", arguments: [hall]))
             var summary = RosterImportSummary(added: 0, updated: 0, removed: 0)
             for person in staff {
@@ -96,14 +96,14 @@ extension SQLiteHubStorage {
     }
 
     public func hubStaff(hall: String, staffId: String) async throws(HubError) -> HubStaff? {
-        try read("reading a staff member") { db in
+        try await read("reading a staff member") { db in
             try Row.fetchOne(db, sql: "SELECT \(Self.hubStaffColumns) FROM hub_staff WHERE hall = ? AND staff_id = ?",
                              arguments: [hall, staffId]).map(Self.hubStaff)
         }
     }
 
     public func staffPhoto(hall: String, staffId: String) async throws(HubError) -> StaffPhoto? {
-        try read("reading a staff photo") { db in
+        try await read("reading a staff photo") { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT photo_type, photo FROM hub_staff WHERE hall = ? AND staff_id = ? AND photo IS NOT NULL",
                                              arguments: [hall, staffId]) else { return nil }
             return StaffPhoto(contentType: row["photo_type"], bytes: [UInt8](row["photo"] as Data))
@@ -111,13 +111,13 @@ extension SQLiteHubStorage {
     }
 
     public func hallScale(hall: String) async throws(HubError) -> String? {
-        try read("reading the hall's scale") { db in
+        try await read("reading the hall's scale") { db in
             try String.fetchOne(db, sql: "SELECT scale FROM hall_setting WHERE hall = ?", arguments: [hall])
         }
     }
 
     public func setHallScale(hall: String, scale: String) async throws(HubError) {
-        try write("setting the hall's scale") { db in
+        try await write("setting the hall's scale") { db in
             try db.execute(sql: "INSERT INTO hall_setting (hall, scale) VALUES (?, ?) ON CONFLICT (hall) DO UPDATE SET scale = excluded.scale",
                            arguments: [hall, scale])
         }
@@ -125,7 +125,7 @@ extension SQLiteHubStorage {
 
     public func storePhoneRating(_ rating: PhoneRating) async throws(HubError) -> PhoneRatingOutcome {
         // BEGIN IMMEDIATE (`write`) serialises writers, so the check and the insert see the same table.
-        try write("storing a phone rating") { db in
+        try await write("storing a phone rating") { db in
             if let nonce = rating.tokenNonce,
                try Row.fetchOne(db, sql: "SELECT 1 FROM phone_rating WHERE token_nonce = ?", arguments: [nonce]) != nil {
                 return .tokenUsed
@@ -142,13 +142,13 @@ extension SQLiteHubStorage {
     }
 
     public func isTokenUsed(nonce: String) async throws(HubError) -> Bool {
-        try read("checking a rating token") { db in
+        try await read("checking a rating token") { db in
             try Row.fetchOne(db, sql: "SELECT 1 FROM phone_rating WHERE token_nonce = ?", arguments: [nonce]) != nil
         }
     }
 
     public func phoneRatings(hall: String?) async throws(HubError) -> [PhoneRating] {
-        try read("reading phone ratings") { db in
+        try await read("reading phone ratings") { db in
             try Row.fetchAll(db, sql: """
                 SELECT rating_id, hall, device_id, staff_id, window_id, matter_code, case_no, scale, code, reasons, comment, source,
                     token_nonce, client, rated_at

@@ -33,7 +33,7 @@ extension SQLiteHubStorage {
     }
 
     public func setConfigDocument(_ scope: ConfigScope, document: String, now: Date) async throws(HubError) -> [(deviceId: String, version: Int)] {
-        try write("storing a configuration document") { db in
+        try await write("storing a configuration document") { db in
             if case .device(let id) = scope,
                try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [id]) == nil {
                 throw HubError.unknownDevice(id)
@@ -59,14 +59,14 @@ extension SQLiteHubStorage {
     }
 
     public func configDocument(_ scope: ConfigScope) async throws(HubError) -> String? {
-        try read("reading a configuration document") { db in
+        try await read("reading a configuration document") { db in
             try String.fetchOne(db, sql: "SELECT body FROM config_document WHERE scope = ? AND target = ?",
                                 arguments: [scope.kind, scope.target])
         }
     }
 
     public func remoteConfig(deviceId: String) async throws(HubError) -> RemoteConfigEntry? {
-        try write("reading a device's configuration") { db in
+        try await write("reading a device's configuration") { db in
             guard let hall = try String.fetchOne(db, sql: "SELECT hall FROM device WHERE device_id = ?", arguments: [deviceId]) else {
                 throw HubError.unknownDevice(deviceId)
             }
@@ -83,7 +83,7 @@ extension SQLiteHubStorage {
     }
 
     public func configVersion(deviceId: String) async throws(HubError) -> Int? {
-        try read("reading a device's configuration version") { db in
+        try await read("reading a device's configuration version") { db in
             try Int.fetchOne(db, sql: """
                 SELECT coalesce(c.version, CASE WHEN EXISTS (SELECT 1 FROM config_document WHERE (scope = 'hall' AND target = d.hall)
                                                            OR (scope = 'device' AND target = d.device_id)) THEN 1 END)
@@ -94,7 +94,7 @@ extension SQLiteHubStorage {
 
     public func recordConfigResult(deviceId: String, version: Int, refusal: String?, overrides: [String], at: Date) async throws(HubError) {
         let when = WireTime.format(at)
-        try write("recording a configuration result") { db in
+        try await write("recording a configuration result") { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [deviceId]) != nil else {
                 throw HubError.unknownDevice(deviceId)
             }
@@ -119,7 +119,7 @@ extension SQLiteHubStorage {
 
     public func recordHeartbeatConfig(deviceId: String, applied: Int?, refused: (version: Int, reason: String)?, at: Date) async throws(HubError) {
         let when = WireTime.format(at)
-        try write("recording a heartbeat's configuration") { db in
+        try await write("recording a heartbeat's configuration") { db in
             if let applied {
                 try db.execute(sql: """
                     UPDATE device_config SET applied_version = ?, applied_at = ?,
@@ -140,7 +140,7 @@ extension SQLiteHubStorage {
     }
 
     public func remoteConfigStatus() async throws(HubError) -> [RemoteConfigStatus] {
-        try read("reading configuration status") { db in
+        try await read("reading configuration status") { db in
             try Row.fetchAll(db, sql: """
                 SELECT d.device_id, d.hall, d.name,
                        -- A device enrolled after its hall's document gets version 1 when it first asks.

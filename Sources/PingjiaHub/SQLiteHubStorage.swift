@@ -154,9 +154,12 @@ public final class SQLiteHubStorage: HubStorage {
 
     // MARK: - Helpers
 
-    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(HubError) -> T {
+    // The async forms run the SQL on GRDB's own queues and suspend the caller: a commit waits
+    // for fsync (synchronous=FULL), and blocking a thread of Swift's cooperative pool (one per
+    // core) for it would stall every request this process serves, not only this one.
+    func write<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) async throws(HubError) -> T {
         do {
-            return try pool.writeWithoutTransaction { db in
+            return try await pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
                     result = try body(db)
@@ -171,9 +174,9 @@ public final class SQLiteHubStorage: HubStorage {
         }
     }
 
-    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(HubError) -> T {
+    func read<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) async throws(HubError) -> T {
         do {
-            return try pool.read(body)
+            return try await pool.read(body)
         } catch let error as HubError {
             throw error
         } catch {
@@ -194,7 +197,7 @@ public final class SQLiteHubStorage: HubStorage {
     // MARK: - Devices
 
     public func addDevice(hall: String, name: String, codeDigest: [UInt8], expiresAt: Date, now: Date) async throws(HubError) -> Int {
-        try write("adding a device") { db in
+        try await write("adding a device") { db in
             try db.execute(sql: """
                 INSERT INTO device (hall, name, code_digest, code_expires_at, status, created_at)
                 VALUES (?, ?, ?, ?, 'pending', ?)
@@ -204,7 +207,7 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func enroll(codeDigest: [UInt8], deviceId: String, publicKey: String, now: Date) async throws(HubError) -> DeviceEntry {
-        try write("enrolling a device") { db in
+        try await write("enrolling a device") { db in
             guard let slot = try Row.fetchOne(db, sql: "SELECT slot, code_expires_at FROM device WHERE code_digest = ? AND status = 'pending'",
                                               arguments: [Data(codeDigest)]),
                   let expires = WireTime.parse(slot["code_expires_at"]), expires > now else {
@@ -223,7 +226,7 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func revoke(deviceId: String, now: Date) async throws(HubError) -> DeviceEntry {
-        try write("revoking a device") { db in
+        try await write("revoking a device") { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [deviceId]) != nil else {
                 throw HubError.unknownDevice(deviceId)
             }
@@ -234,7 +237,7 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func setPullURL(deviceId: String, url: String?) async throws(HubError) {
-        try write("setting a pull URL") { db in
+        try await write("setting a pull URL") { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE device_id = ?", arguments: [deviceId]) != nil else {
                 throw HubError.unknownDevice(deviceId)
             }
@@ -243,11 +246,11 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func devices() async throws(HubError) -> [DeviceEntry] {
-        try read("listing devices") { db in try Row.fetchAll(db, sql: "SELECT * FROM device ORDER BY slot").map(Self.entry) }
+        try await read("listing devices") { db in try Row.fetchAll(db, sql: "SELECT * FROM device ORDER BY slot").map(Self.entry) }
     }
 
     public func device(id: String) async throws(HubError) -> DeviceEntry? {
-        try read("reading a device") { db in
+        try await read("reading a device") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM device WHERE device_id = ?", arguments: [id]).map(Self.entry)
         }
     }
@@ -256,7 +259,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     public func ingest(_ batch: VerifiedBatch, sign: @Sendable (UInt64, ChainHash, String) -> Receipt) async throws(HubError) -> IngestOutcome {
         let receivedAt = WireTime.format(batch.receivedAt)
-        return try write("ingesting a batch") { db -> IngestOutcome in
+        return try await write("ingesting a batch") { db -> IngestOutcome in
             if let seen = try Row.fetchOne(db, sql: "SELECT request_digest, receipt FROM batch WHERE device_id = ? AND idempotency_key = ?",
                                            arguments: [batch.deviceId, batch.idempotencyKey]) {
                 guard [UInt8](seen["request_digest"] as Data) == batch.requestDigest else { return .idempotencyKeyReused }
@@ -329,7 +332,7 @@ public final class SQLiteHubStorage: HubStorage {
 
     /// Records an alarm outside an ingest (e.g. a batch whose chain was broken inside itself).
     public func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) async throws(HubError) {
-        try write("recording an alarm") { db in
+        try await write("recording an alarm") { db in
             try Self.insertAlarm(db, at: WireTime.format(at), deviceId: deviceId, kind: kind, seq: seq, detail: detail)
         }
     }
@@ -345,7 +348,7 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func chain(deviceId: String) async throws(HubError) -> [(seq: UInt64, hash: ChainHash)] {
-        try read("reading a chain") { db in
+        try await read("reading a chain") { db in
             try Row.fetchAll(db, sql: "SELECT seq, hash FROM record WHERE device_id = ? ORDER BY seq", arguments: [deviceId]).map {
                 (UInt64($0["seq"] as Int64), ChainHash(bytes: [UInt8]($0["hash"] as Data)) ?? .genesis)
             }
@@ -353,7 +356,7 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func verifyChain(deviceId: String) async throws(HubError) -> ChainVerification {
-        try read("verifying a chain") { db in
+        try await read("verifying a chain") { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM record WHERE device_id = ? ORDER BY seq", arguments: [deviceId])
             var walk = ChainWalk()
             while let row = try rows.next() {
@@ -364,7 +367,7 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func alarms() async throws(HubError) -> [Alarm] {
-        try read("reading alarms") { db in
+        try await read("reading alarms") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY id").map {
                 Alarm(at: $0["at"], deviceId: $0["device_id"], kind: $0["kind"],
                       seq: ($0["seq"] as Int64?).map { UInt64($0) }, detail: $0["detail"])
@@ -375,7 +378,7 @@ public final class SQLiteHubStorage: HubStorage {
     // MARK: - Export
 
     public func exportRecords(after cursor: Int64, limit: Int) async throws(HubError) -> [ExportedRecord] {
-        try read("reading the export feed") { db in
+        try await read("reading the export feed") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM record WHERE ingest_id > ? ORDER BY ingest_id LIMIT ?",
                              arguments: [cursor, limit]).compactMap { row in
                 Self.record(row).map { ExportedRecord(cursor: row["ingest_id"], record: $0, receivedAt: row["received_at"]) }
@@ -384,13 +387,13 @@ public final class SQLiteHubStorage: HubStorage {
     }
 
     public func exportCursor(consumer: String) async throws(HubError) -> Int64 {
-        try read("reading an export cursor") { db in
+        try await read("reading an export cursor") { db in
             try Int64.fetchOne(db, sql: "SELECT acked_through FROM export_cursor WHERE consumer = ?", arguments: [consumer]) ?? 0
         }
     }
 
     public func acknowledgeExport(consumer: String, through cursor: Int64) async throws(HubError) {
-        try write("acknowledging the export feed") { db in
+        try await write("acknowledging the export feed") { db in
             let highest = try Int64.fetchOne(db, sql: "SELECT coalesce(max(ingest_id), 0) FROM record") ?? 0
             guard cursor <= highest else {
                 throw HubError.invalid("cursor \(cursor) is beyond the last exported record (\(highest))")

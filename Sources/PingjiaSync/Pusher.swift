@@ -85,7 +85,10 @@ public final class Pusher: Sendable {
     /// One round: build the next batch, send it, act on the answer.
     public func step() async -> Step {
         let sync: SyncState
-        do { sync = try store.syncState() } catch { return .retry("cannot read the outbox: \(error)", after: nil) }
+        let store = self.store
+        // The outbox's reads and the receipt's commit (an fsync) run off the cooperative pool,
+        // which the daemon's display, keypad and API tasks share.
+        do { sync = try await runBlocking { try store.syncState() } } catch { return .retry("cannot read the outbox: \(error)", after: nil) }
         if let reason = sync.deadLetterReason { return .deadLetter(reason) }
         let from = state.resendFrom ?? sync.ackedThroughSeq + 1
         if from <= sync.prunedThroughSeq {
@@ -93,7 +96,8 @@ public final class Pusher: Sendable {
                               + "after the hub had acknowledged them: the hub has lost data; restore the hub's database")
         }
         let candidates: [RatingRecord]
-        do { candidates = try store.records(after: from - 1, limit: settings.batchRecords) } catch {
+        let limit = settings.batchRecords
+        do { candidates = try await runBlocking { try store.records(after: from - 1, limit: limit) } } catch {
             return .retry("cannot read the outbox: \(error)", after: nil)
         }
         guard let first = candidates.first else {
@@ -119,10 +123,10 @@ public final class Pusher: Sendable {
         } catch {
             return .retry("cannot reach the hub: \(error)", after: nil)
         }
-        return handle(response, batch: batch, sync: sync)
+        return await handle(response, batch: batch, sync: sync)
     }
 
-    private func handle(_ response: HubResponse, batch: Batch, sync: SyncState) -> Step {
+    private func handle(_ response: HubResponse, batch: Batch, sync: SyncState) async -> Step {
         switch response.status {
         case 200:
             guard let receipt = try? JSONDecoder().decode(Receipt.self, from: Data(response.body)) else {
@@ -135,8 +139,10 @@ public final class Pusher: Sendable {
             let text = String(decoding: (try? JSONEncoder().encode(receipt)) ?? Data(), as: UTF8.self)
             let result: AcknowledgeResult
             do {
-                result = try store.acknowledge(throughSeq: receipt.throughSeq, headHash: head, receipt: text,
-                                               at: WireTime.format(Date()))
+                let store = self.store, at = WireTime.format(Date())
+                result = try await runBlocking {
+                    try store.acknowledge(throughSeq: receipt.throughSeq, headHash: head, receipt: text, at: at)
+                }
             } catch {
                 return .retry("cannot record the receipt: \(error)", after: nil)
             }

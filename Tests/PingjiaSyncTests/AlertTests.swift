@@ -131,7 +131,7 @@ final class WebhookReceiver: @unchecked Sendable {
             #expect(try await hub.storage.alerts(includeCleared: false, limit: 100).isEmpty)
 
             // Ratings 0…6: levels 1-5 and 1-2; index 0 is flagged `test`. Bad: index 3 (code 4), 4 (code 5).
-            try device.rate(7)
+            try await device.rate(7)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             let bad = try await evaluator.round(now: at(22))
             #expect(kinds(bad) == ["raised bad-rating", "raised bad-rating"])
@@ -166,7 +166,7 @@ final class WebhookReceiver: @unchecked Sendable {
             let secret = Array("a-webhook-secret-of-the-test".utf8)
             let receiver = WebhookReceiver(secret: secret, failFirst: 2)
             try await receiver.start()
-            try device.rate(10)   // bad ones: index 3, 4, 8, 9
+            try await device.rate(10)   // bad ones: index 3, 4, 8, 9
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             let evaluator = AlertEvaluator(hub: hub.hub, rules: AlertRules(), webhooks: [receiver.url], logger: quietLogger)
             let raised = try await evaluator.round(now: Date()).filter { $0.alert.kind == "bad-rating" }
@@ -210,7 +210,7 @@ final class WebhookReceiver: @unchecked Sendable {
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
-            try device.rate(20)   // bad: index 3, 4, 8, 9, 13, 14, 18, 19
+            try await device.rate(20)   // bad: index 3, 4, 8, 9, 13, 14, 18, 19
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             let second = try await backend.open(try hub.database())
             let instances = [hub.hub!, Hub(storage: second, key: hub.key, logger: quietLogger)]

@@ -55,7 +55,7 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
-            try device.rate(250)
+            try await device.rate(250)
 
             let proxy = FaultProxy(upstreamPort: hub.port)
             try await proxy.start()
@@ -71,7 +71,7 @@ import Testing
             try await expectExactlyOnce(device, hub)
 
             // More ratings after the faults: the chain continues from where the hub is.
-            try device.rate(15)
+            try await device.rate(15)
             proxy.inject([.dropAfterForwarding, .duplicate])
             #expect(await drain(try device.pusher(baseURL: "http://127.0.0.1:\(proxy.port)", batchRecords: 7)) == .idle)
             await proxy.quiesce()
@@ -90,14 +90,14 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try device.rate(40)
+            try await device.rate(40)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             await hub.stop()
             let backup = dir + "/hub-backup.db"
             try FileManager.default.copyItem(atPath: hub.dbPath, toPath: backup)
             try await hub.start()
 
-            try device.rate(30)
+            try await device.rate(30)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             await hub.stop()
             try FileManager.default.removeItem(atPath: hub.dbPath)
@@ -105,7 +105,7 @@ import Testing
             try await hub.start()
             #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 40)
 
-            try device.rate(5)
+            try await device.rate(5)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             try await expectExactlyOnce(device, hub)
             await hub.stop()

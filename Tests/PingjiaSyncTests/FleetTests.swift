@@ -43,7 +43,7 @@ func deadPort() throws -> Int {
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
-            try device.rate(5)
+            try await device.rate(5)
             let newest = try device.store.records(after: 4, limit: 1)[0].rating.ratedAt
             let oldest = try device.store.records(after: 0, limit: 1)[0].rating.ratedAt
             var hooks = HeartbeatService.Hooks()
@@ -168,7 +168,7 @@ func deadPort() throws -> Int {
                 return
             }
             // Batches are counted apart: the device still delivers.
-            try device.rate(3)
+            try await device.rate(3)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             await hub.stop()
         }
@@ -196,7 +196,7 @@ func deadPort() throws -> Int {
             hooks.onReachable = { pusher.wake() }
             let heartbeat = try heartbeatService(device, baseURL: "http://127.0.0.1:\(proxy.port)", hooks: hooks)
             defer { Task { await heartbeat.transport.shutdown() } }
-            try device.rate(30)
+            try await device.rate(30)
             let loop = Task { await pusher.run() }
             defer {
                 loop.cancel()

@@ -62,7 +62,8 @@ enum Backend: String, Sendable, CustomStringConvertible {
 
     func open(_ database: String) async throws -> any HubStorage {
         switch self {
-        case .sqlite: try SQLiteHubStorage(path: database)
+        // Opening migrates, a run of fsyncs: off the cooperative pool, as every SQLite call is.
+        case .sqlite: try await runBlocking { try SQLiteHubStorage(path: database) }
         case .postgres: try await PostgresHubStorage(url: database, maxConnections: 8, logger: quietLogger)
         }
     }
@@ -173,8 +174,13 @@ final class TestDevice: @unchecked Sendable {
     }
 
     /// Ratings through the store's one path (one transaction each).
-    func rate(_ count: Int, comment: String? = nil) throws {
-        for index in 0..<count { try store.append(Self.rating(index, comment: comment)) }
+    /// Off the cooperative pool: each commit waits for fsync, and the in-process hubs of the
+    /// tests running beside this one need the pool's threads meanwhile.
+    func rate(_ count: Int, comment: String? = nil) async throws {
+        let store = self.store
+        try await runBlocking {
+            for index in 0..<count { _ = try store.append(TestDevice.rating(index, comment: comment)) }
+        }
     }
 
     static func rating(_ index: Int, comment: String? = nil) -> NewRating {
@@ -189,8 +195,13 @@ final class TestDevice: @unchecked Sendable {
 
     /// A large offline backlog, written in one transaction: the same chained records the store
     /// makes, without 100,000 fsyncs. Only test set-up writes the outbox this way.
-    func bulkFill(_ count: Int) throws {
-        let queue = try DatabaseQueue(path: location.storeFile)
+    func bulkFill(_ count: Int) async throws {
+        let path = location.storeFile, deviceId = self.deviceId
+        try await runBlocking { try TestDevice.writeBacklog(count, path: path, deviceId: deviceId) }
+    }
+
+    private static func writeBacklog(_ count: Int, path: String, deviceId: String) throws {
+        let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         try queue.write { db in
             var previous = ChainHash.genesis

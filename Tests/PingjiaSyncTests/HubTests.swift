@@ -119,7 +119,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             #expect(missing.status == 400)
             #expect(Self.problem(missing)?.detail.contains("missing field 'fromSeq'") == true, "\(String(describing: Self.problem(missing)))")
 
-            try device.rate(2)
+            try await device.rate(2)
             var batch = Batch(records: try device.store.records(after: 0), deviceId: device.deviceId, sentAt: "t",
                               key: try SigningKey.load(path: Enrollment.keyFile(device.location), create: false))
             batch.records[1].channel = "fax"
@@ -175,7 +175,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
-            try device.rate(1)
+            try await device.rate(1)
             let key = try SigningKey.load(path: Enrollment.keyFile(device.location), create: false)
             // The device's clock is 90 s fast.
             let sentAt = DeviceTime.format(Date().addingTimeInterval(90))
@@ -200,7 +200,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             try await hub.start { $0.exportToken = token }
             let device = try await enrolledDevice(dir, with: hub)
             defer { device.close() }
-            try device.rate(7)
+            try await device.rate(7)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
 
             #expect(try await Self.send(hub, "GET", "/v1/export?after=0&limit=5", body: nil).status == 401)

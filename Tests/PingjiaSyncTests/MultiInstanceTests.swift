@@ -37,7 +37,7 @@ import Testing
             await transport.shutdown()
             try device.adoptEnrollment()
 
-            try device.rate(300)
+            try await device.rate(300)
             let proxy = FaultProxy(upstreamPort: first.port)
             proxy.alsoSendTo = [second.port]
             try await proxy.start()

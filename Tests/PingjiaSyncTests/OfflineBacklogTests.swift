@@ -14,7 +14,7 @@ import Testing
             defer { device.close() }
             await hub.stop()
 
-            try device.bulkFill(count)
+            try await device.bulkFill(count)
             // The device tries while the hub is down: nothing is acknowledged, nothing is lost.
             // The stopped hub's port is held (bound, not listening) meanwhile, so that no hub of a
             // test running beside this one can start on it and answer in its place.

@@ -49,7 +49,7 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
-            try device.rate(180)
+            try await device.rate(180)
             let kiosk = KioskServer()
             try await kiosk.start(device)
             let proxy = FaultProxy(upstreamPort: kiosk.port)
@@ -66,7 +66,7 @@ import Testing
             try await expectExactlyOnce(device, hub)
 
             // New ratings later; pullAll() finds the device by its pull URL.
-            try device.rate(7)
+            try await device.rate(7)
             #expect(await puller.pullAll() == 7)
             try await expectExactlyOnce(device, hub)
             await puller.shutdown()
@@ -80,7 +80,7 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try device.rate(3)
+            try await device.rate(3)
             let kiosk = KioskServer()
             try await kiosk.start(device)
             let transport = try HTTPHubTransport(baseURL: "http://127.0.0.1:\(kiosk.port)")

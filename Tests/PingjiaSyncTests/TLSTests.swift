@@ -21,7 +21,7 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir)
             defer { device.close() }
-            try device.rate(12)
+            try await device.rate(12)
             let proxy = try await Self.front(of: hub)
             let url = "https://127.0.0.1:\(proxy.port)"
 

@@ -13,7 +13,7 @@ import Testing
     /// A hub and an enrolled device that has delivered `delivered` ratings.
     static func setUp(_ dir: String, delivered: Int, _ backend: Backend) async throws -> (HubHarness, TestDevice) {
         let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
-        try device.rate(delivered)
+        try await device.rate(delivered)
         #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
         return (hub, device)
     }
@@ -37,7 +37,7 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await Self.setUp(dir, delivered: 5, backend)
             defer { device.close() }
-            try device.rate(3)
+            try await device.rate(3)
             let forged = Batch(records: try device.store.records(after: 5), deviceId: device.deviceId, sentAt: "t", key: SigningKey())
             let (status, problem, _) = try await Self.post(forged, to: hub)
             #expect(status == 401)
@@ -61,7 +61,7 @@ import Testing
             defer { device.close() }
             let old = Batch(records: try device.store.records(after: 0, limit: 10), deviceId: device.deviceId,
                             sentAt: "2026-11-24T10:00:00.000+08:00", key: try Self.deviceKey(device))
-            try device.rate(10)
+            try await device.rate(10)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
             let before = try await hub.storage.chain(deviceId: device.deviceId).map(\.hash)
 
@@ -86,7 +86,7 @@ import Testing
             defer { device.close() }
             let key = try Self.deviceKey(device)
             let first = Batch(records: try device.store.records(after: 0, limit: 4), deviceId: device.deviceId, sentAt: "t", key: key)
-            try device.rate(2)
+            try await device.rate(2)
             let other = Batch(records: try device.store.records(after: 4), deviceId: device.deviceId, sentAt: "t", key: key)
             let (status, problem, _) = try await Self.post(other, to: hub, key: first.idempotencyKey)
             #expect(status == 422)
@@ -101,7 +101,7 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await Self.setUp(dir, delivered: 3, backend)
             defer { device.close() }
-            try device.rate(4)
+            try await device.rate(4)
             var batch = Batch(records: try device.store.records(after: 3), deviceId: device.deviceId, sentAt: "t",
                               key: try Self.deviceKey(device))
             batch.records[1].level = 1
@@ -124,7 +124,7 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await Self.setUp(dir, delivered: 3, backend)
             defer { device.close() }
-            try device.rate(6)
+            try await device.rate(6)
             // Someone with the SQLite file removes seq 6, bypassing the store's guard.
             let queue = try DatabaseQueue(path: device.location.storeFile)
             try await queue.write { db in
@@ -144,14 +144,14 @@ import Testing
     func rolledBackDeviceDatabaseThatRatesAgainIsRefusedAsAConflict(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
             let (hub, device) = try await Self.setUp(dir, delivered: 0, backend)
-            try device.rate(20)
+            try await device.rate(20)
             // A backup of the kiosk at seq 20, before the hub saw anything past seq 0.
             let backup = dir + "/kiosk-backup.db"
             device.close()
             try FileManager.default.copyItem(atPath: device.location.storeFile, toPath: backup)
             let live = try TestDevice(directory: dir)
             try await Self.adopt(live, enrollmentOf: device)
-            try live.rate(10)
+            try await live.rate(10)
             #expect(await drain(try live.pusher(baseURL: hub.url)) == .idle)
             live.close()
 
@@ -160,7 +160,7 @@ import Testing
             let restored = try TestDevice(directory: dir)
             defer { restored.close() }
             try await Self.adopt(restored, enrollmentOf: device)
-            try restored.rate(3, comment: "after the rollback")
+            try await restored.rate(3, comment: "after the rollback")
             let result = await drain(try restored.pusher(baseURL: hub.url))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("seq-conflict"), "\(reason)")
@@ -177,13 +177,13 @@ import Testing
     func rolledBackDeviceDatabaseBehindTheHubDeadLetters(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
             let (hub, device) = try await Self.setUp(dir, delivered: 0, backend)
-            try device.rate(10)
+            try await device.rate(10)
             device.close()
             let backup = dir + "/kiosk-backup.db"
             try FileManager.default.copyItem(atPath: device.location.storeFile, toPath: backup)
             let live = try TestDevice(directory: dir)
             try await Self.adopt(live, enrollmentOf: device)
-            try live.rate(10)
+            try await live.rate(10)
             #expect(await drain(try live.pusher(baseURL: hub.url)) == .idle)
             live.close()
 
@@ -205,7 +205,7 @@ import Testing
             let (hub, device) = try await Self.setUp(dir, delivered: 5, backend)
             defer { device.close() }
             _ = try await hub.storage.revoke(deviceId: device.deviceId, now: Date())
-            try device.rate(2)
+            try await device.rate(2)
             let result = await drain(try device.pusher(baseURL: hub.url))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("403 revoked"), "\(reason)")
@@ -237,9 +237,9 @@ import Testing
         try await withTempDirectory { dir in
             let (hub, device) = try await startHubWithEnrolledDevice(dir, backend)
             defer { device.close() }
-            try device.rate(10)
+            try await device.rate(10)
             #expect(await drain(try device.pusher(baseURL: hub.url)) == .idle)
-            try device.rate(5)
+            try await device.rate(5)
             let cutoff = Date().addingTimeInterval(60)   // every record is "older" than this
             // Only the 10 acknowledged records may go; the 5 unacknowledged ones stay.
             #expect(try device.store.pruneAcknowledged(ratedBefore: cutoff) == 10)
