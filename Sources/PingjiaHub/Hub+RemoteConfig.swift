@@ -43,11 +43,36 @@ extension Hub {
         guard let device = try await storage.device(id: deviceId) else { throw .unknownDevice(deviceId) }
         let staff = try await storage.hubRoster(hall: device.hall)
         guard !staff.isEmpty else { return nil }
-        let entries = staff.map {
+        return SignedRoster(deviceId: deviceId, hall: device.hall, staff: Self.rosterEntries(staff), issuedAt: WireTime.format(now()), key: key)
+    }
+
+    static func rosterEntries(_ staff: [HubStaff]) -> [SignedRoster.Entry] {
+        staff.map {
             SignedRoster.Entry(id: $0.staff.id, name: $0.staff.name, windowId: $0.staff.windowId, windowName: $0.windowName,
                                matters: $0.staff.matters)
         }
-        return SignedRoster(deviceId: deviceId, hall: device.hall, staff: entries, issuedAt: WireTime.format(now()), key: key)
+    }
+
+    /// `config status` with each device's `roster` state, from its latest heartbeat.
+    public static func remoteConfigStatus(_ storage: any HubStorage) async throws(HubError) -> [RemoteConfigStatus] {
+        var statuses = try await storage.remoteConfigStatus()
+        var rosters: [String: [SignedRoster.Entry]] = [:]
+        for index in statuses.indices {
+            let status = statuses[index]
+            if rosters[status.hall] == nil { rosters[status.hall] = Self.rosterEntries(try await storage.hubRoster(hall: status.hall)) }
+            let entries = rosters[status.hall] ?? []
+            guard !entries.isEmpty else {
+                statuses[index].roster = "none"
+                continue
+            }
+            guard let applied = try await storage.latestHeartbeat(deviceId: status.deviceId)?.heartbeat.appliedRosterDigest else {
+                statuses[index].roster = "unknown"
+                continue
+            }
+            let current = SignedRoster.contentDigest(deviceId: status.deviceId, hall: status.hall, staff: entries)
+            statuses[index].roster = applied == current ? "current" : "behind"
+        }
+        return statuses
     }
 
     /// Records what a device did with a version; a refusal is logged at warning, with its reason.

@@ -13,24 +13,48 @@ func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub
     let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
     RemoteConfigPage(auth: AdminAuth(hub: hub, settings: settings)).register(on: router)
 
-    router.get("/v1/devices/:id/config") { request, context -> Response in
-        let deviceId = context.parameters.get("id") ?? ""
-        guard limiter.allow(deviceId) else { return configRateLimited() }
-        if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "GET", target: request.uri.path, body: [],
-                                                       date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
-                                                       authorization: request.headers[.authorization]) {
-            return problem(denied)
-        }
-        do {
-            guard let signed = try await hub.signedConfig(deviceId: deviceId) else {
-                return problem(Problem(type: "no-config", title: "No configuration", status: 404,
-                                       detail: "no configuration document reaches \(deviceId) (`pingjia-hub config set`)"))
+    /// A GET the device signs (`DeviceAuth`): limited per device, refused unless the signature
+    /// holds, then `answer`; a storage failure is a 503 the device retries.
+    func signedDeviceGet(_ path: RouterPath, _ what: String,
+                         answer: @escaping @Sendable (_ deviceId: String, _ request: Request) async throws -> Response) {
+        router.get(path) { request, context -> Response in
+            let deviceId = context.parameters.get("id") ?? ""
+            guard limiter.allow(deviceId) else { return configRateLimited() }
+            if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "GET", target: request.uri.path, body: [],
+                                                           date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
+                                                           authorization: request.headers[.authorization]) {
+                return problem(denied)
             }
-            return json(200, signed)
-        } catch {
-            logger.error("configuration fetch failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
-            return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+            do {
+                return try await answer(deviceId, request)
+            } catch {
+                logger.error("\(what) fetch failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
+                return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
+            }
         }
+    }
+
+    signedDeviceGet("/v1/devices/:id/config", "configuration") { deviceId, _ in
+        guard let signed = try await hub.signedConfig(deviceId: deviceId) else {
+            return problem(Problem(type: "no-config", title: "No configuration", status: 404,
+                                   detail: "no configuration document reaches \(deviceId) (`pingjia-hub config set`)"))
+        }
+        return json(200, signed)
+    }
+
+    // A kiosk asks with the digest of the roster it holds: unchanged, it gets 304 and no body.
+    signedDeviceGet("/v1/devices/:id/roster", "roster") { deviceId, request in
+        guard let signed = try await hub.signedRoster(deviceId: deviceId) else {
+            return problem(Problem(type: "no-roster", title: "No roster", status: 404,
+                                   detail: "the hub holds no roster for the hall of \(deviceId) (`pingjia-hub roster import`)"))
+        }
+        let tag = "\"\(signed.contentDigest)\""
+        if request.headers[.ifNoneMatch] == tag {
+            return Response(status: .notModified, headers: [.eTag: tag])
+        }
+        var response = json(200, signed)
+        response.headers[.eTag] = tag
+        return response
     }
 
     router.post("/v1/devices/:id/config/result") { request, context -> Response in
@@ -62,25 +86,6 @@ func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub
         }
     }
 
-    router.get("/v1/devices/:id/roster") { request, context -> Response in
-        let deviceId = context.parameters.get("id") ?? ""
-        guard limiter.allow(deviceId) else { return configRateLimited() }
-        if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "GET", target: request.uri.path, body: [],
-                                                       date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
-                                                       authorization: request.headers[.authorization]) {
-            return problem(denied)
-        }
-        do {
-            guard let signed = try await hub.signedRoster(deviceId: deviceId) else {
-                return problem(Problem(type: "no-roster", title: "No roster", status: 404,
-                                       detail: "the hub holds no roster for the hall of \(deviceId) (`pingjia-hub roster import`)"))
-            }
-            return json(200, signed)
-        } catch {
-            logger.error("roster fetch failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
-            return problem(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503, detail: "retry later"))
-        }
-    }
 }
 
 private func configRateLimited() -> Response {

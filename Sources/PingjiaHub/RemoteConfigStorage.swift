@@ -44,6 +44,9 @@ public struct RemoteConfigStatus: Sendable, Equatable, Codable {
     public let refusedAt: String?
     /// Keys of the hub's document the device's local file overrides (local wins).
     public let overrides: [String]
+    /// The hall's roster on the device: "current" (its last heartbeat names the roster the hub
+    /// holds), "behind", "unknown" (no such heartbeat yet) or "none" (the hub holds no roster).
+    public var roster: String?
 }
 
 /// The hub's remote configuration: documents per hall and per device, a version per device that

@@ -123,12 +123,22 @@ public final class SessionEngine: Sendable {
     public func update(settings: SessionSettings) {
         state.withLock { state in
             state.settings = settings
-            for subscriber in state.subscribers.values {
-                if let window = subscriber.window {
-                    subscriber.continuation.yield(stateLocked(state, window))
-                } else {
-                    for id in state.windows.keys.sorted() { subscriber.continuation.yield(stateLocked(state, id)) }
-                }
+            resendLocked(state)
+        }
+    }
+
+    /// Sends every display its window's state again, so open pages redraw what they read beside
+    /// it (the staff member's name and photo, after the roster changed).
+    public func redrawDisplays() {
+        state.withLock { resendLocked($0) }
+    }
+
+    private func resendLocked(_ state: State) {
+        for subscriber in state.subscribers.values {
+            if let window = subscriber.window {
+                subscriber.continuation.yield(stateLocked(state, window))
+            } else {
+                for id in state.windows.keys.sorted() { subscriber.continuation.yield(stateLocked(state, id)) }
             }
         }
     }

@@ -38,6 +38,7 @@ public final class HeartbeatService: Service, Sendable {
         /// Remote configuration: the version in force, and the last document refused.
         public var appliedConfigVersion: @Sendable () -> Int? = { nil }
         public var configRefused: @Sendable () -> Heartbeat.ConfigRefusal? = { nil }
+        public var appliedRosterDigest: @Sendable () -> String? = { nil }
         /// Each verified answer (its `configVersion` tells remote configuration what the hub holds).
         public var onAnswer: @Sendable (HeartbeatAnswer) -> Void = { _ in }
         /// The hub answered: connectivity is there.
@@ -82,7 +83,8 @@ public final class HeartbeatService: Service, Sendable {
             storeHealth: facts == nil ? "unreadable" : (store.health == .ok ? "ok" : "recovered"),
             diskFreeBytes: Self.diskFree(path: (store.path as NSString).deletingLastPathComponent),
             clockOffsetMs: state.clockOffsetMs, windows: snapshot.windows, unpairedDevices: snapshot.unpairedDevices,
-            lastRatingAt: facts?.lastRatedAt, appliedConfigVersion: hooks.appliedConfigVersion(), configRefused: hooks.configRefused())
+            lastRatingAt: facts?.lastRatedAt, appliedConfigVersion: hooks.appliedConfigVersion(), configRefused: hooks.configRefused(),
+            appliedRosterDigest: hooks.appliedRosterDigest())
     }
 
     /// Sends one heartbeat; the verified answer, or why not.
@@ -126,7 +128,8 @@ public final class HeartbeatService: Service, Sendable {
         }
         let unpaired = heartbeat.unpairedDevices.map { "\($0.profile)@\($0.port)" }.sorted()
         return (windows + unpaired + [heartbeat.deadLetter ?? "", "\(heartbeat.appliedConfigVersion ?? -1)",
-                                      heartbeat.configRefused.map { "\($0.version)" } ?? ""]).joined(separator: "\n")
+                                      heartbeat.configRefused.map { "\($0.version)" } ?? "",
+                                      heartbeat.appliedRosterDigest ?? ""]).joined(separator: "\n")
     }
 
     public func run() async throws {
@@ -166,7 +169,8 @@ public final class HeartbeatService: Service, Sendable {
         return Heartbeat(deviceId: store.deviceId, bootId: bootId, sequence: 0, sentAt: "", version: "", uptimeSeconds: 0, outboxDepth: 0,
                          oldestUnackedAgeSeconds: nil, ackedSeq: 0, lastSeq: 0, deadLetter: deadLetter, storeHealth: "",
                          diskFreeBytes: nil, clockOffsetMs: nil, windows: snapshot.windows, unpairedDevices: snapshot.unpairedDevices,
-                         lastRatingAt: nil, appliedConfigVersion: hooks.appliedConfigVersion(), configRefused: hooks.configRefused())
+                         lastRatingAt: nil, appliedConfigVersion: hooks.appliedConfigVersion(), configRefused: hooks.configRefused(),
+            appliedRosterDigest: hooks.appliedRosterDigest())
     }
 
     /// Bytes free for an unprivileged writer on the file system holding `path`.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PingjiaConfig
+import PingjiaStore
 import PingjiaSyncProtocol
 import Synchronization
 
@@ -158,23 +159,15 @@ extension SyncSetup {
     /// The remote configuration client, or nil when the device is not enrolled.
     public static func remoteConfig(location: StateLocation, deviceId: String, live: LiveConfig, scales: ScaleCatalog,
                                     logger: Logger, timeout: Duration = .seconds(30)) throws(SyncError) -> RemoteConfigClient? {
-        guard let enrollment = try Enrollment.load(location) else { return nil }
-        guard enrollment.deviceId == deviceId else {
-            throw .enrollment("\(Enrollment.file(location)) is for device \(enrollment.deviceId), this is \(deviceId): enroll this device itself")
-        }
-        let key: SigningKey
-        do { key = try SigningKey.load(path: Enrollment.keyFile(location), create: false) } catch { throw .enrollment(error.description) }
-        guard let hubKey = PublicKey(base64: enrollment.hubPublicKey) else {
-            throw .enrollment("\(Enrollment.file(location)): the hub's public key is damaged; enroll again")
-        }
-        let config = live.config
-        let transport: HTTPHubTransport
-        do {
-            transport = try HTTPHubTransport(baseURL: config.sync.hubURL ?? enrollment.hubURL, caBundle: config.sync.caBundle, timeout: timeout)
-        } catch {
-            throw .enrollment("cannot set up HTTPS with ca_bundle \(config.sync.caBundle ?? ""): \(error)")
-        }
-        return RemoteConfigClient(location: location, deviceId: deviceId, key: key, hubKey: hubKey, transport: transport,
+        guard let link = try link(location: location, deviceId: deviceId, config: live.config, timeout: timeout) else { return nil }
+        return RemoteConfigClient(location: location, deviceId: deviceId, key: link.key, hubKey: link.hubKey, transport: link.transport,
                                   live: live, scales: scales, logger: logger)
+    }
+
+    /// The follower of the hall's roster on the hub, or nil when the device is not enrolled.
+    public static func rosterFollower(location: StateLocation, config: KioskConfig, store: KioskStore,
+                                      timeout: Duration = .seconds(30)) throws(SyncError) -> RosterFollower? {
+        guard let link = try link(location: location, deviceId: store.deviceId, config: config, timeout: timeout) else { return nil }
+        return RosterFollower(store: store, key: link.key, hubKey: link.hubKey, transport: link.transport)
     }
 }

@@ -1,21 +1,46 @@
 import Foundation
 import PingjiaCore
+import PingjiaStore
 import PingjiaSyncProtocol
+import Synchronization
 
-/// `pingjia roster pull`: the hall's roster as the hub holds it, checked against the hub's key.
+/// The hall's roster as the hub holds it (`pingjia-hub roster import`), checked against the hub's
+/// key: fetched by `pingjia roster pull` and followed by `pingjiad` (`RosterFollower`).
 public enum RosterPull {
-    /// The roster to import: staff (keeping the photo file names this kiosk already has) and windows.
+    /// A roster to import: staff (keeping the photo file names this kiosk already has) and windows.
+    public struct Pulled: Sendable {
+        public let staff: [Staff]
+        public let windows: [ServiceWindow]
+        public let hall: String
+        /// `SignedRoster.contentDigest`: ask with it next time and an unchanged roster costs a 304.
+        public let digest: String
+    }
+
+    public enum Answer: Sendable {
+        case roster(Pulled)
+        /// The hub's roster is the one whose digest the request named.
+        case unchanged
+        /// The hub holds no roster for this device's hall (its problem, described).
+        case none(String)
+    }
+
     public static func fetch(deviceId: String, key: SigningKey, hubKey: PublicKey, transport: any HubTransport,
-                             currentStaff: [Staff]) async throws(SyncError) -> (staff: [Staff], windows: [ServiceWindow], hall: String) {
+                             currentStaff: [Staff], holding digest: String? = nil) async throws(SyncError) -> Answer {
         let path = "/v1/devices/\(deviceId)/roster"
+        var headers = DeviceAuth.headers(method: "GET", target: path, key: key)
+        if let digest { headers.append(("If-None-Match", "\"\(digest)\"")) }
         let response: HubResponse
         do {
-            response = try await transport.send(method: "GET", path: path,
-                                                headers: DeviceAuth.headers(method: "GET", target: path, key: key), body: nil)
+            response = try await transport.send(method: "GET", path: path, headers: headers, body: nil)
         } catch {
             throw .enrollment("cannot reach the hub: \(error). Check the network and try again")
         }
-        guard response.status == 200 else { throw .enrollment("the hub did not give the roster: " + describeProblem(response)) }
+        switch response.status {
+        case 200: break
+        case 304 where digest != nil: return .unchanged
+        case 404: return .none(describeProblem(response))
+        default: throw .enrollment("the hub did not give the roster: " + describeProblem(response))
+        }
         guard let roster = try? JSONDecoder().decode(SignedRoster.self, from: Data(response.body)) else {
             throw .enrollment("the hub's answer is not a roster")
         }
@@ -26,6 +51,66 @@ public enum RosterPull {
         let staff = roster.staff.map { Staff(id: $0.id, name: $0.name, windowId: $0.windowId, photo: photos[$0.id] ?? nil, matters: $0.matters) }
         var windows: [String: String] = [:]
         for entry in roster.staff where windows[entry.windowId] == nil { windows[entry.windowId] = entry.windowName }
-        return (staff, windows.keys.sorted().map { ServiceWindow(id: $0, name: windows[$0]!) }, roster.hall)
+        return .roster(Pulled(staff: staff, windows: windows.keys.sorted().map { ServiceWindow(id: $0, name: windows[$0]!) },
+                              hall: roster.hall, digest: roster.contentDigest))
+    }
+}
+
+/// Keeps a running kiosk's roster the hub's (`pingjiad`): asks with the digest it last applied,
+/// so an unchanged roster costs one small request, and imports a new one whole (`replace`: once
+/// the hub holds the hall's roster it is the roster, and staff who left are removed). Photos
+/// stay the kiosk's. A hub without a roster for the hall leaves the local one alone.
+public final class RosterFollower: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        case applied(hall: String, added: Int, updated: Int, removed: Int)
+        case unchanged
+        case noRoster
+        case failed(String)
+    }
+
+    let store: KioskStore
+    let key: SigningKey
+    let hubKey: PublicKey
+    public let transport: any HubTransport
+    private let digest = Mutex<String?>(nil)
+
+    public init(store: KioskStore, key: SigningKey, hubKey: PublicKey, transport: any HubTransport) {
+        self.store = store
+        self.key = key
+        self.hubKey = hubKey
+        self.transport = transport
+    }
+
+    /// The digest of the hub's roster last applied (or found unchanged), for the heartbeat.
+    public var appliedDigest: String? { digest.withLock { $0 } }
+
+    public func step() async -> Outcome {
+        let store = self.store
+        let answer: RosterPull.Answer
+        do {
+            let current = try await runBlocking { try store.staff() }
+            answer = try await RosterPull.fetch(deviceId: store.deviceId, key: key, hubKey: hubKey, transport: transport,
+                                                currentStaff: current, holding: digest.withLock { $0 })
+        } catch {
+            return .failed("\(error)")
+        }
+        switch answer {
+        case .unchanged:
+            return .unchanged
+        case .none:
+            digest.withLock { $0 = nil }
+            return .noRoster
+        case .roster(let pulled):
+            do {
+                // One transaction, off the cooperative pool (it waits for fsync).
+                let summary = try await runBlocking {
+                    try store.importRoster(staff: pulled.staff, windows: pulled.windows, replace: true)
+                }
+                digest.withLock { $0 = pulled.digest }
+                return .applied(hall: pulled.hall, added: summary.added, updated: summary.updated, removed: summary.removed)
+            } catch {
+                return .failed("the hub's roster was not imported: \(error)")
+            }
+        }
     }
 }

@@ -5,28 +5,42 @@ import PingjiaStore
 import PingjiaSyncProtocol
 import ServiceLifecycle
 
-/// Builds the push loop of an enrolled device from its state directory and config.
+/// Builds the parts of an enrolled device that talk to the hub, from its state directory and config.
 public enum SyncSetup {
-    /// The pusher and its transport, or nil when the device is not enrolled.
-    public static func pusher(location: StateLocation, config: KioskConfig, store: KioskStore,
-                              logger: Logger, timeout: Duration = .seconds(30)) throws(SyncError) -> Pusher? {
+    /// What every request to the hub needs: this device's key, the hub's key to check answers
+    /// with, and an HTTP client of its own (so each part can stop apart from the others).
+    struct HubLink {
+        let key: SigningKey
+        let hubKey: PublicKey
+        let transport: HTTPHubTransport
+    }
+
+    /// The link of an enrolled device, or nil when it is not enrolled.
+    static func link(location: StateLocation, deviceId: String, config: KioskConfig, timeout: Duration,
+                     maxResponseBytes: Int = 1 << 20) throws(SyncError) -> HubLink? {
         guard let enrollment = try Enrollment.load(location) else { return nil }
-        guard enrollment.deviceId == store.deviceId else {
-            throw .enrollment("\(Enrollment.file(location)) is for device \(enrollment.deviceId), this is \(store.deviceId): "
-                              + "enroll this device itself")
+        guard enrollment.deviceId == deviceId else {
+            throw .enrollment("\(Enrollment.file(location)) is for device \(enrollment.deviceId), this is \(deviceId): enroll this device itself")
         }
         let key: SigningKey
         do { key = try SigningKey.load(path: Enrollment.keyFile(location), create: false) } catch { throw .enrollment(error.description) }
         guard let hubKey = PublicKey(base64: enrollment.hubPublicKey) else {
             throw .enrollment("\(Enrollment.file(location)): the hub's public key is damaged; enroll again")
         }
-        let transport: HTTPHubTransport
         do {
-            transport = try HTTPHubTransport(baseURL: config.sync.hubURL ?? enrollment.hubURL, caBundle: config.sync.caBundle,
-                                             timeout: timeout)
+            let transport = try HTTPHubTransport(baseURL: config.sync.hubURL ?? enrollment.hubURL, caBundle: config.sync.caBundle,
+                                                 timeout: timeout, maxResponseBytes: maxResponseBytes)
+            return HubLink(key: key, hubKey: hubKey, transport: transport)
         } catch {
             throw .enrollment("cannot set up HTTPS with ca_bundle \(config.sync.caBundle ?? ""): \(error)")
         }
+    }
+
+    /// The pusher and its transport, or nil when the device is not enrolled.
+    public static func pusher(location: StateLocation, config: KioskConfig, store: KioskStore,
+                              logger: Logger, timeout: Duration = .seconds(30)) throws(SyncError) -> Pusher? {
+        guard let link = try link(location: location, deviceId: store.deviceId, config: config, timeout: timeout) else { return nil }
+        let (key, hubKey, transport) = (link.key, link.hubKey, link.transport)
         var settings = PushSettings()
         settings.batchRecords = config.sync.batchRecords
         settings.batchBytes = config.sync.batchBytes

@@ -38,12 +38,14 @@ public struct Heartbeat: Codable, Sendable, Equatable {
     public var appliedConfigVersion: Int?
     /// The last remote configuration the device refused, and why.
     public var configRefused: ConfigRefusal?
+    /// `SignedRoster.contentDigest` of the hub's roster the device follows (nil: none applied).
+    public var appliedRosterDigest: String?
 
     public init(deviceId: String, bootId: String, sequence: UInt64, sentAt: String, version: String, uptimeSeconds: UInt64,
                 outboxDepth: UInt64, oldestUnackedAgeSeconds: Int64?, ackedSeq: UInt64, lastSeq: UInt64, deadLetter: String?,
                 storeHealth: String, diskFreeBytes: Int64?, clockOffsetMs: Int64?, windows: [WindowReport],
                 unpairedDevices: [DeviceReport] = [], lastRatingAt: String?, appliedConfigVersion: Int? = nil,
-                configRefused: ConfigRefusal? = nil) {
+                configRefused: ConfigRefusal? = nil, appliedRosterDigest: String? = nil) {
         self.deviceId = deviceId
         self.bootId = bootId
         self.sequence = sequence
@@ -63,6 +65,7 @@ public struct Heartbeat: Codable, Sendable, Equatable {
         self.lastRatingAt = lastRatingAt
         self.appliedConfigVersion = appliedConfigVersion
         self.configRefused = configRefused
+        self.appliedRosterDigest = appliedRosterDigest
     }
 
     /// One window of the kiosk: who is serving there and which rating devices are plugged in for it.

@@ -51,6 +51,14 @@ public struct SignedRoster: Codable, Sendable, Equatable {
         return out
     }
 
+    /// Names the roster's content, whenever it was issued: the `ETag` of `GET …/roster` (a kiosk
+    /// that holds it gets 304) and what a kiosk reports in its heartbeat as applied.
+    public var contentDigest: String { Self.contentDigest(deviceId: deviceId, hall: hall, staff: staff) }
+
+    public static func contentDigest(deviceId: String, hall: String, staff: [Entry]) -> String {
+        ChainHash.of(signatureInput(deviceId: deviceId, hall: hall, staff: staff, issuedAt: "")).hex
+    }
+
     public func isSigned(by key: PublicKey) -> Bool {
         key.isValid(signature: signature, for: Self.signatureInput(deviceId: deviceId, hall: hall, staff: staff, issuedAt: issuedAt))
     }

@@ -92,14 +92,16 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Per device: latest version, applied version, refused version and why, local overrides.")
+        static let configuration = CommandConfiguration(
+            abstract: "Per device: latest version, applied version, refused version and why, local overrides, and the roster.",
+            discussion: "roster: current (the kiosk follows the hub's roster of its hall), behind, unknown (no heartbeat naming one yet), none (the hub holds no roster for the hall).")
         @OptionGroup var hubOptions: HubOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             do {
                 let storage = try await hubOptions.open().storage
-                let statuses = try await storage.remoteConfigStatus()
+                let statuses = try await Hub.remoteConfigStatus(storage)
                 await storage.close()
                 if json {
                     let encoder = JSONEncoder()
@@ -107,12 +109,12 @@ struct ConfigCommand: AsyncParsableCommand {
                     print(String(decoding: try encoder.encode(statuses), as: UTF8.self))
                     return
                 }
-                print("device\thall\tlatest\tapplied\trefused\treason\toverrides")
+                print("device\thall\tlatest\tapplied\trefused\treason\toverrides\troster")
                 for status in statuses {
                     func text(_ value: Int?) -> String { value.map(String.init) ?? "-" }
                     print("\(status.deviceId)\t\(status.hall)\t\(text(status.latestVersion))\t\(text(status.appliedVersion))"
                           + "\t\(text(status.refusedVersion))\t\(status.refusedReason?.replacingOccurrences(of: "\n", with: " / ") ?? "-")"
-                          + "\t\(status.overrides.isEmpty ? "-" : status.overrides.joined(separator: ","))")
+                          + "\t\(status.overrides.isEmpty ? "-" : status.overrides.joined(separator: ","))\t\(status.roster ?? "-")")
                 }
             } catch {
                 Self.fail(error)

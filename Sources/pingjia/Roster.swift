@@ -3,6 +3,7 @@ import Foundation
 import PingjiaCore
 import PingjiaKiosk
 import PingjiaRoster
+import PingjiaStore
 
 struct Roster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,15 +44,8 @@ struct Roster: AsyncParsableCommand {
                 }
                 let context = try state.open()
                 defer { context.close() }
-                // The change is shown before it is applied, so a wrong file is noticed at a glance.
-                let diff = RosterDiff(current: try context.store.staff(), incoming: roster.staff, replace: replace)
-                for line in diff.lines { print(line) }
-                if diff.isEmpty { print("no change to the staff") }
-                if dryRun {
-                    print("dry run: nothing applied")
-                    return
-                }
-                let summary = try context.store.importRoster(staff: roster.staff, windows: roster.windows, replace: replace)
+                guard let summary = try Roster.showAndApply(roster.staff, windows: roster.windows, replace: replace,
+                                                            dryRun: dryRun, to: context.store) else { return }
                 print("imported \(file): \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed; "
                       + "\(roster.windows.count) windows")
                 if !roster.ignoredColumns.isEmpty {
@@ -105,4 +99,20 @@ struct Roster: AsyncParsableCommand {
 struct RosterListing: Encodable {
     let windows: [ServiceWindow]
     let staff: [Staff]
+}
+
+extension Roster {
+    /// Shows the change before applying it, so a wrong roster is noticed at a glance, then applies
+    /// it all or nothing; nil after a dry run. `roster import` and `roster pull` both end here.
+    static func showAndApply(_ staff: [Staff], windows: [ServiceWindow], replace: Bool, dryRun: Bool,
+                             to store: KioskStore) throws -> RosterImportSummary? {
+        let diff = RosterDiff(current: try store.staff(), incoming: staff, replace: replace)
+        for line in diff.lines { print(line) }
+        if diff.isEmpty { print("no change to the staff") }
+        if dryRun {
+            print("dry run: nothing applied")
+            return nil
+        }
+        return try store.importRoster(staff: staff, windows: windows, replace: replace)
+    }
 }

@@ -34,23 +34,21 @@ extension Roster {
                 }
                 let transport = try HTTPHubTransport(baseURL: context.config.sync.hubURL ?? enrollment.hubURL,
                                                      caBundle: context.config.sync.caBundle, timeout: .seconds(30))
-                let pulled: (staff: [Staff], windows: [ServiceWindow], hall: String)
+                let answer: RosterPull.Answer
                 do {
-                    pulled = try await RosterPull.fetch(deviceId: context.deviceId, key: key, hubKey: hubKey, transport: transport,
+                    answer = try await RosterPull.fetch(deviceId: context.deviceId, key: key, hubKey: hubKey, transport: transport,
                                                         currentStaff: try context.store.staff())
                 } catch {
                     await transport.shutdown()
                     throw error
                 }
                 await transport.shutdown()
-                let diff = RosterDiff(current: try context.store.staff(), incoming: pulled.staff, replace: replace)
-                for line in diff.lines { print(line) }
-                if diff.isEmpty { print("no change to the staff") }
-                if dryRun {
-                    print("dry run: nothing applied")
-                    return
+                guard case .roster(let pulled) = answer else {
+                    if case .none(let problem) = answer { throw Failure("the hub did not give the roster: \(problem)") }
+                    throw Failure("the hub answered 304 to a request without a digest; try again")
                 }
-                let summary = try context.store.importRoster(staff: pulled.staff, windows: pulled.windows, replace: replace)
+                guard let summary = try Roster.showAndApply(pulled.staff, windows: pulled.windows, replace: replace,
+                                                            dryRun: dryRun, to: context.store) else { return }
                 print("pulled the roster of \(pulled.hall): \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed; "
                       + "\(pulled.windows.count) windows")
             } catch {

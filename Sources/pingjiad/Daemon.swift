@@ -34,6 +34,10 @@ struct PingjiaDaemon: AsyncParsableCommand {
                                visibility: .hidden))
     var configPollSeconds: Double?
 
+    @Option(name: .customLong("roster-poll-seconds"),
+            help: ArgumentHelp("Ask the hub for the hall's roster this often (default 300).", visibility: .hidden))
+    var rosterPollSeconds: Double = 300
+
     @Option(name: .customLong("devices-dir"), help: "Another folder of device profiles (repeatable; read after /usr/share/pingjia/devices and /etc/pingjia/devices).")
     var devicesDirs: [String] = []
 
@@ -147,6 +151,9 @@ struct PingjiaDaemon: AsyncParsableCommand {
                 hooks.onReachable = { pusher.wake() }
                 hooks.appliedConfigVersion = { configClient?.appliedVersion }
                 hooks.configRefused = { configClient?.refused.map { .init(version: $0.version, reason: $0.reason) } }
+                // The hall's roster as the hub holds it: followed, and its digest reported.
+                let rosterFollower = try SyncSetup.rosterFollower(location: location, config: kiosk.config, store: kiosk.store)
+                hooks.appliedRosterDigest = { rosterFollower?.appliedDigest }
                 hooks.onAnswer = { answer in
                     if let version = answer.configVersion { configTrigger.announce(version) }
                 }
@@ -157,6 +164,10 @@ struct PingjiaDaemon: AsyncParsableCommand {
                     let poll = configPollSeconds ?? (heartbeat == nil ? 60 : nil)
                     services.append(RemoteConfigService(client: configClient, trigger: configTrigger,
                                                         poll: poll.map { .milliseconds(Int(max($0, 0.05) * 1000)) }, logger: syncLogger))
+                }
+                if let rosterFollower {
+                    services.append(RosterFollowService(follower: rosterFollower, sessions: sessions,
+                                                        every: .milliseconds(Int(max(rosterPollSeconds, 0.05) * 1000)), logger: syncLogger))
                 }
                 services.append(NetlinkWatcher(logger: syncLogger) { pusher.wake() })
             } else {

@@ -70,3 +70,37 @@ struct RemoteConfigService: Service {
         await client.transport.shutdown()
     }
 }
+
+/// Keeps the kiosk's roster the hub's roster of its hall (`RosterFollower`): at start and every
+/// `every`. An unchanged roster costs one small request (304); a new one is imported whole and
+/// the displays redraw with it. A hub that cannot be reached costs nothing else.
+struct RosterFollowService: Service {
+    let follower: RosterFollower
+    let sessions: SessionEngine
+    let every: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var last: RosterFollower.Outcome?
+            while !Task.isCancelled {
+                let outcome = await follower.step()
+                switch outcome {
+                case let .applied(hall, added, updated, removed):
+                    logger.notice("roster from the hub applied", metadata: [
+                        "hall": "\(hall)", "added": "\(added)", "updated": "\(updated)", "removed": "\(removed)"])
+                    sessions.redrawDisplays()
+                case .noRoster where last != .noRoster:
+                    logger.info("the hub holds no roster for this hall: the local roster stays (`pingjia-hub roster import`)")
+                case .failed(let reason) where last != outcome:
+                    logger.info("roster not fetched", metadata: ["reason": "\(reason)"])
+                default:
+                    break
+                }
+                last = outcome
+                try? await Task.sleep(for: every)
+            }
+        }
+        await follower.transport.shutdown()
+    }
+}

@@ -222,6 +222,49 @@ import Testing
         }
     }
 
+    /// A running kiosk follows its hall's roster on the hub without a visit or a restart: the
+    /// hub's new roster is in its store at the next poll, and `config status` shows it current.
+    @Test func aRunningKioskFollowsTheHallsRosterOnTheHub() throws {
+        try withTempDir { dir in
+            let hubDB = dir.appendingPathComponent("hub/hub.db")
+            let (hub, url) = try SyncCLITests.startHub(db: hubDB, in: dir)
+            defer { hub.stop() }
+            let added = try SyncCLITests.hubCLI(["devices", "add", "--hall", "市民中心", "--name", "3号窗口"], db: hubDB, in: dir)
+            let code = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = try initialisedState(in: dir, roster: true)
+            let device = try deviceId(of: state)
+            #expect(try pingjia(["enroll", "--hub", url, "--code", code], state: state).status == 0)
+            try Data("[sync]\nheartbeat_seconds = 10\n".utf8).write(to: state.appendingPathComponent("pingjia.toml"))
+            let daemon = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path, "--roster-poll-seconds", "0.5"], in: dir)
+            defer { daemon.stop() }
+            #expect(daemon.waitFor("the hub holds no roster for this hall", timeout: 30), "\(daemon.log)")
+            #expect(try pingjia(["roster", "list"], state: state).stdout.contains("A1024\t李四"))
+
+            // The hall's roster on the hub: 李四 has left, 赵六 has come.
+            let csv = dir.appendingPathComponent("hall.csv")
+            try Data("""
+                工号,姓名,窗口,窗口名称,照片,事项
+                A1023,张三,3,综合受理3号窗口,,11000000000000000X4440111700001
+                B2001,王五,5,不动产登记窗口,,
+                C3001,赵六,6,社保窗口,,
+
+                """.utf8).write(to: csv)
+            let imported = try SyncCLITests.hubCLI(["roster", "import", "--hall", "市民中心", csv.path], db: hubDB, in: dir)
+            #expect(imported.status == 0, "\(imported)")
+            #expect(daemon.waitFor("roster from the hub applied", timeout: 30), "\(daemon.log)")
+            let listed = try pingjia(["roster", "list"], state: state).stdout
+            #expect(listed.contains("C3001\t赵六\t6") && !listed.contains("A1024"), "\(listed)")
+            #expect(listed.contains("A1023\t张三\t3\tA1023.png"), "the kiosk keeps its photos: \(listed)")
+            // The heartbeat that follows the change names the roster; the hub shows it current.
+            let current = try Self.waitUntil(30) {
+                try SyncCLITests.hubCLI(["config", "status"], db: hubDB, in: dir).stdout
+                    .split(separator: "\n").contains { $0.hasPrefix(device) && $0.hasSuffix("\tcurrent") }
+            }
+            let status = try SyncCLITests.hubCLI(["config", "status"], db: hubDB, in: dir).stdout
+            #expect(current, "\(status)")
+        }
+    }
+
     @Test func rosterPullImportsTheHallsRosterFromTheHub() throws {
         try withTempDir { dir in
             let hubDB = dir.appendingPathComponent("hub/hub.db")
