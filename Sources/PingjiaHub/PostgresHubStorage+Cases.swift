@@ -344,6 +344,9 @@ extension PostgresHubStorage: CaseStorage {
                     FROM record r JOIN device d ON d.device_id = r.device_id
                     LEFT JOIN bad_case c ON c.source = 'device' AND c.rating_id = r.id::text
                     WHERE r.kind IN ('rating', 'unrated') AND cardinality(r.flags) = 0
+                        -- A 未评价 the citizen answered on the phone (token nonce = session id) counts as the phone rating only.
+                        AND NOT (r.kind = 'unrated' AND EXISTS (
+                            SELECT 1 FROM phone_rating p WHERE p.token_nonce = r.id::text AND p.device_id = r.device_id))
                         AND r.rated_at >= \(lower) AND r.rated_at < \(upper)
                         AND \(unescaped: localDay)::date BETWEEN \(from)::date AND \(to)::date
                         AND (\(hall)::text IS NULL OR d.hall = \(hall))

@@ -27,7 +27,8 @@ public struct ReportRate: Sendable, Codable, Equatable {
 /// One line of a report: counts and the three rates.
 ///
 /// - bad rate = (valid + not yet verified 差评) / (ratings − mistaken − malicious)
-/// - unrated rate = 未评价 events / (ratings + 未评价 events)
+/// - unrated rate = 未评价 events / (ratings + 未评价 events), leaving out a 未评价 whose session
+///   was rated on the phone (its id is the phone rating's token nonce)
 /// - 回访 rate = valid 差评 whose citizen was called back / valid 差评
 public struct ReportLine: Sendable, Codable, Equatable {
     public struct Bad: Sendable, Codable, Equatable {

@@ -265,6 +265,7 @@ extension SQLiteHubStorage: CaseStorage {
             FROM record r JOIN device d ON d.device_id = r.device_id
             LEFT JOIN bad_case c ON c.source = 'device' AND c.rating_id = r.id
             WHERE r.kind IN ('rating', 'unrated') AND r.flags = '[]'
+                AND NOT (r.kind = 'unrated' AND EXISTS (\(Self.answeredByPhone("r"))))
                 AND r.rated_at >= :lower AND r.rated_at < :upper
                 AND \(localDay) BETWEEN :from AND :to AND (:hall IS NULL OR d.hall = :hall)
             """
@@ -292,6 +293,13 @@ extension SQLiteHubStorage: CaseStorage {
                              badUnverified: row["bad_unverified"], unrated: row["unrated"], followedUp: row["followed_up"])
             }
         }
+    }
+
+    /// A session the kiosk recorded 未评价 (timed out) that the citizen rated on the phone through
+    /// its QR token: the token's nonce is the session's id, which the 未评价 record carries. The
+    /// phone rating counts; the 未评价 does not.
+    static func answeredByPhone(_ record: String) -> String {
+        "SELECT 1 FROM phone_rating p WHERE p.token_nonce = \(record).id AND p.device_id = \(record).device_id"
     }
 
     /// Local dates: SQLite reads the stored offset, converts to UTC, then +8 hours is Asia/Shanghai.

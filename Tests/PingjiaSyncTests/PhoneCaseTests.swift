@@ -11,6 +11,40 @@ import Testing
                     tokenNonce: nil, client: "c1", ratedAt: shanghai(at))
     }
 
+    /// The kiosk cannot know that a citizen rated on the phone: the session times out there and
+    /// its 未评价 record reaches the hub too. The report counts the phone rating, not the 未评价.
+    @Test(arguments: Backend.all)
+    func aSessionAnsweredOnThePhoneIsNotCountedUnrated(_ backend: Backend) async throws {
+        try await withTempDirectory { dir in
+            let storage = try await backend.open(try backend.newDatabase(in: dir))
+            do {
+                var device = try await StoredDevice.make(storage, hall: "东城大厅", id: "pj-0000000000p1")
+                var answered = StoredDevice.rating(code: nil, at: "2026-11-02T10:00:00.000+08:00")
+                answered.id = UUID()
+                let unanswered = StoredDevice.rating(code: nil, at: "2026-11-02T10:20:00.000+08:00")
+                try await device.store([answered, unanswered, StoredDevice.rating(code: 1, at: "2026-11-02T10:30:00.000+08:00")], in: storage)
+                var byPhone = Self.phone(2, "2026-11-02 10:03")
+                byPhone.source = .token
+                byPhone.tokenNonce = answered.id.uuidString.lowercased()
+                #expect(try await storage.storePhoneRating(byPhone) == .stored)
+                // A token of another device with the same nonce does not answer this device's session.
+                var other = Self.phone(3, "2026-11-02 10:04")
+                other.deviceId = "pj-0000000000p2"
+                other.source = .token
+                other.tokenNonce = unanswered.id.uuidString.lowercased()
+                #expect(try await storage.storePhoneRating(other) == .stored)
+                let workflow = CaseWorkflow(storage: storage, config: .empty)
+                let report = try await workflow.report(ReportQuery(from: "2026-11-02", to: "2026-11-02", hall: "东城大厅", by: .staff))
+                #expect(report.total.ratings == 3 && report.total.good == 2 && report.total.basic == 1)
+                #expect(report.total.unrated == 1, "the unanswered session only")
+            } catch {
+                await storage.close()
+                throw error
+            }
+            await storage.close()
+        }
+    }
+
     @Test(arguments: Backend.all)
     func phoneBadRatingsOpenCasesAndPhoneRatingsCountInReports(_ backend: Backend) async throws {
         try await withTempDirectory { dir in
