@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PingjiaConfig
 import PingjiaCore
 import PingjiaKiosk
 import PingjiaStore
@@ -36,6 +37,11 @@ struct Enroll: AsyncParsableCommand {
             await transport.shutdown()
             print("enrolled \(enrollment.deviceId) with \(enrollment.hubURL) as \(enrollment.hall) / \(enrollment.name)")
             print("hub key: \(enrollment.hubPublicKey)")
+            // pingjiad reads its enrollment at start: sync, heartbeats, the hub's configuration and
+            // roster, and per-transaction QR codes begin at its next start.
+            if DaemonLock.isHeld(context.location) {
+                print("pingjiad is running: restart it (systemctl restart pingjiad) to start syncing with the hub")
+            }
         } catch {
             Self.fail(error)
         }

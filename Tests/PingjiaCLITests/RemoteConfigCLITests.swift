@@ -233,8 +233,13 @@ import Testing
             let code = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let state = try initialisedState(in: dir, roster: true)
             let device = try deviceId(of: state)
-            #expect(try pingjia(["enroll", "--hub", url, "--code", code], state: state).status == 0)
             try Data("[sync]\nheartbeat_seconds = 10\n".utf8).write(to: state.appendingPathComponent("pingjia.toml"))
+            // Enrolled while pingjiad runs: the installer is told to restart it.
+            let before = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path], in: dir)
+            #expect(before.waitFor("sync is off", timeout: 30), "\(before.log)")
+            let enrolled = try pingjia(["enroll", "--hub", url, "--code", code], state: state)
+            #expect(enrolled.status == 0 && enrolled.stdout.contains("pingjiad is running: restart it"), "\(enrolled)")
+            before.stop()
             let daemon = try RunningProcess(try binary("pingjiad"), ["--state-dir", state.path, "--roster-poll-seconds", "0.5"], in: dir)
             defer { daemon.stop() }
             #expect(daemon.waitFor("the hub holds no roster for this hall", timeout: 30), "\(daemon.log)")
