@@ -102,6 +102,12 @@ public final class RosterFollower: Sendable {
             return .noRoster
         case .roster(let pulled):
             do {
+                // After a restart the digest is forgotten: a roster already in place is not written again.
+                let (staffNow, windowsNow) = try await runBlocking { (try store.staff(), try store.windows()) }
+                if Set(staffNow) == Set(pulled.staff), Set(pulled.windows).isSubset(of: Set(windowsNow)) {
+                    digest.withLock { $0 = pulled.digest }
+                    return .unchanged
+                }
                 // One transaction, off the cooperative pool (it waits for fsync).
                 let summary = try await runBlocking {
                     try store.importRoster(staff: pulled.staff, windows: pulled.windows, replace: true)

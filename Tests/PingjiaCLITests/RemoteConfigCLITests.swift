@@ -81,13 +81,22 @@ import Testing
         return try condition()
     }
 
+    /// A running `pingjia-hub serve` with a device slot of 市民中心 and the one-time code for it.
+    static func hubWithASlot(in dir: URL) throws -> (hub: RunningProcess, url: String, db: URL, code: String) {
+        let hubDB = dir.appendingPathComponent("hub/hub.db")
+        let (hub, url) = try SyncCLITests.startHub(db: hubDB, in: dir)
+        let added = try SyncCLITests.hubCLI(["devices", "add", "--hall", "市民中心", "--name", "3号窗口"], db: hubDB, in: dir)
+        guard added.status == 0 else {
+            hub.stop()
+            throw SupportError("pingjia-hub devices add failed: \(added)")
+        }
+        return (hub, url, hubDB, added.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     @Test func aChangeIsAppliedLiveAndRefusalsKeepTheOldConfiguration() throws {
         try withTempDir { dir in
-            let hubDB = dir.appendingPathComponent("hub/hub.db")
-            let (hub, url) = try SyncCLITests.startHub(db: hubDB, in: dir)
+            let (hub, url, hubDB, code) = try Self.hubWithASlot(in: dir)
             defer { hub.stop() }
-            let added = try SyncCLITests.hubCLI(["devices", "add", "--hall", "市民中心", "--name", "3号窗口"], db: hubDB, in: dir)
-            let code = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let state = try initialisedState(in: dir, roster: true)
             let device = try deviceId(of: state)
             let enrolled = try pingjia(["enroll", "--hub", url, "--code", code], state: state)
@@ -226,11 +235,8 @@ import Testing
     /// hub's new roster is in its store at the next poll, and `config status` shows it current.
     @Test func aRunningKioskFollowsTheHallsRosterOnTheHub() throws {
         try withTempDir { dir in
-            let hubDB = dir.appendingPathComponent("hub/hub.db")
-            let (hub, url) = try SyncCLITests.startHub(db: hubDB, in: dir)
+            let (hub, url, hubDB, code) = try Self.hubWithASlot(in: dir)
             defer { hub.stop() }
-            let added = try SyncCLITests.hubCLI(["devices", "add", "--hall", "市民中心", "--name", "3号窗口"], db: hubDB, in: dir)
-            let code = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let state = try initialisedState(in: dir, roster: true)
             let device = try deviceId(of: state)
             try Data("[sync]\nheartbeat_seconds = 10\n".utf8).write(to: state.appendingPathComponent("pingjia.toml"))
@@ -272,11 +278,8 @@ import Testing
 
     @Test func rosterPullImportsTheHallsRosterFromTheHub() throws {
         try withTempDir { dir in
-            let hubDB = dir.appendingPathComponent("hub/hub.db")
-            let (hub, url) = try SyncCLITests.startHub(db: hubDB, in: dir)
+            let (hub, url, hubDB, code) = try Self.hubWithASlot(in: dir)
             defer { hub.stop() }
-            let added = try SyncCLITests.hubCLI(["devices", "add", "--hall", "市民中心", "--name", "3号窗口"], db: hubDB, in: dir)
-            let code = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let state = try initialisedState(in: dir)
             let enrolled = try pingjia(["enroll", "--hub", url, "--code", code], state: state)
             #expect(enrolled.status == 0, "\(enrolled)")

@@ -147,6 +147,20 @@ import Testing
         }
     }
 
+    /// Once a FuzzBatch crash: a headHash spelled with an uppercase digit verifies (hex is read in
+    /// either case) and names the same head as the records, whose hashes are lowercase.
+    @Test func aHeadHashInUppercaseNamesTheSameHead() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/regressions/batch-uppercase-head-hash.json")
+        var batch = try JSONDecoder().decode(Batch.self, from: Data(contentsOf: file))
+        #expect(batch.headHash != batch.headHash.lowercased())
+        let key = try SigningKey(rawRepresentation: Data(repeating: 7, count: 32))
+        batch.signature = key.sign(try #require(batch.signatureInput))
+        let records = try batch.verify(with: key.publicKey).get()
+        #expect(records.count == batch.records.count)
+        #expect(records.last?.hash == ChainHash(hex: batch.headHash) && records.last?.hash.hex == batch.headHash.lowercased())
+    }
+
     static func writeFuzzSeeds(to directory: URL, key: SigningKey) throws {
         func rating(_ index: Int) -> NewRating {
             NewRating(staffId: "A1023", windowId: "3", matterCode: index == 1 ? "11000000000000000X4440111700001" : nil,

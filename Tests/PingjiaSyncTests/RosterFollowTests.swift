@@ -51,6 +51,11 @@ import Testing
             #expect(staff.first?.photo == "zhang.jpg", "photos stay the kiosk's")
             #expect(try device.store.windows().first { $0.id == "2" }?.name == "税务窗口")
             #expect(await follower.step() == .unchanged)
+            // Restarted, the kiosk has forgotten the digest: the roster in place is not written again.
+            let restarted = try #require(try SyncSetup.rosterFollower(location: device.location, config: config, store: device.store))
+            #expect(await restarted.step() == .unchanged)
+            #expect(restarted.appliedDigest != nil && restarted.appliedDigest == follower.appliedDigest)
+            await restarted.transport.shutdown()
             guard case .success = await heartbeat.beat() else { Issue.record("the heartbeat did not get through"); return }
             #expect(try await Self.rosterState(hub, device.deviceId) == "current")
 
