@@ -209,7 +209,8 @@ extension PostgresHubStorage {
             }
             var expired: [Int64] = []
             for try await id in try await connection.query("""
-                SELECT id FROM alert WHERE cleared_at IS NULL AND kind = \(FleetAlertKind.badRating) AND raised_at < \(expiry)
+                SELECT id FROM alert a WHERE a.cleared_at IS NULL AND a.kind = \(FleetAlertKind.badRating) AND (a.raised_at < \(expiry)
+                    OR (a.ref <> '' AND EXISTS (SELECT 1 FROM bad_case c WHERE c.rating_id = a.ref AND c.state <> 'pending')))
                 """, logger: self.logger).decode(Int64.self) {
                 expired.append(id)
             }

@@ -172,8 +172,11 @@ extension SQLiteHubStorage {
                                                                                raisedAt: at, clearedAt: nil)))
                 }
             }
+            // A 差评 alert ends when its case has been verified (someone has looked into it), or
+            // after `badRatingOpenFor` whatever became of it.
             let expired = try Int64.fetchAll(db, sql: """
-                SELECT id FROM alert WHERE cleared_at IS NULL AND kind = ? AND raised_at < ?
+                SELECT id FROM alert a WHERE a.cleared_at IS NULL AND a.kind = ? AND (a.raised_at < ?
+                    OR (a.ref <> '' AND EXISTS (SELECT 1 FROM bad_case c WHERE c.rating_id = a.ref AND c.state <> 'pending')))
                 """, arguments: [FleetAlertKind.badRating, expiry])
             for id in diff.clear + expired {
                 try db.execute(sql: "UPDATE alert SET cleared_at = ? WHERE id = ?", arguments: [at, id])

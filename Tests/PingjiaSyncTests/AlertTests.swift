@@ -4,7 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import PingjiaCore
-import PingjiaHub
+@testable import PingjiaHub
 import PingjiaStore
 import PingjiaSync
 import PingjiaSyncProtocol
@@ -143,8 +143,17 @@ final class WebhookReceiver: @unchecked Sendable {
             #expect(try await evaluator.round(now: at(23)).isEmpty, "each bad rating alerts once")
             #expect(try await hub.storage.fleet().first?.openAlerts == ["bad-rating", "bad-rating"])
             #expect(FleetView.rows(try await hub.storage.fleet(), attentionOnly: true).isEmpty, "a 差评 is not the device's fault")
-            // They stay open for the case workflow a day, then clear.
-            #expect(kinds(try await evaluator.round(now: at(22 + 24 * 60 + 1))).filter { $0.hasPrefix("cleared bad") }.count == 2)
+            // Each stays open until its case is verified, or a day at most.
+            let workflow = CaseWorkflow(storage: hub.storage, config: .empty)
+            #expect(try await workflow.sweep() == 2)
+            #expect(try await evaluator.round(now: at(24)).isEmpty, "opening the cases verifies nothing")
+            let verifiedCase = try #require(try await workflow.list(for: AdminUser(name: "zhao", role: .auditor, hall: nil)).first)
+            try await workflow.apply(id: verifiedCase.entry.id, CaseInput(action: .verify, note: "核实属实", verdict: .valid),
+                                     by: AdminUser(name: "wang", role: .manager, hall: "测试大厅"))
+            let verified = try await evaluator.round(now: at(25))
+            #expect(kinds(verified) == ["cleared bad-rating"] && verified.first?.alert.ref == verifiedCase.entry.ratingId)
+            let dayLater = kinds(try await evaluator.round(now: at(22 + 24 * 60 + 1))).filter { $0.hasSuffix("bad-rating") }
+            #expect(dayLater == ["cleared bad-rating"], "the other after a day")
 
             // One delivery per event for the one webhook, none twice.
             let deliveries = try await hub.storage.deliveries()
