@@ -35,6 +35,19 @@ public enum RosterCSV {
         var label: String { "'\(rawValue)' (\(aliases.last!))" }
     }
 
+    /// Reads and parses `file`, as `pingjia roster import` and `pingjia-hub roster import` do: an
+    /// error says what to fix and that nothing was imported.
+    public static func load(file: String) throws(RosterLoadError) -> RosterFile {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw RosterLoadError(description: "\(file): cannot read the file (missing, or no permission)")
+        }
+        switch parse(data: data, file: file) {
+        case .success(let parsed): return parsed
+        case .failure(let problems):
+            throw RosterLoadError(description: problems.description + "\nroster unchanged: fix the lines above and import again")
+        }
+    }
+
     public static func parse(data: Data, file: String) -> Result<RosterFile, RosterProblems> {
         var problems: [RosterProblem] = []
         func problem(_ line: Int?, _ message: String) { problems.append(RosterProblem(file: file, line: line, message: message)) }
@@ -213,4 +226,9 @@ public struct RosterProblems: Error, Sendable, Equatable, CustomStringConvertibl
     public let problems: [RosterProblem]
     init(_ problems: [RosterProblem]) { self.problems = problems }
     public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// A roster file that cannot be read or has bad lines (`RosterCSV.load`).
+public struct RosterLoadError: Error, CustomStringConvertible {
+    public let description: String
 }

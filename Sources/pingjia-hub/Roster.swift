@@ -33,14 +33,7 @@ struct Roster: AsyncParsableCommand {
         func run() async throws {
             do {
                 guard !hall.isEmpty else { throw Failure("--hall must not be empty") }
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw Failure("\(file): cannot read the file (missing, or no permission)")
-                }
-                let roster: RosterFile
-                switch RosterCSV.parse(data: data, file: file) {
-                case .success(let parsed): roster = parsed
-                case .failure(let problems): throw Failure(problems.description + "\nroster unchanged: fix the lines above and import again")
-                }
+                let roster = try RosterCSV.load(file: file)
                 let loaded = try loadPhotos(roster)
                 let hub = try await hubOptions.open()
                 if let scale, hub.scales.scales[scale] == nil {

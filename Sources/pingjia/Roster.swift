@@ -34,14 +34,7 @@ struct Roster: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw Failure("\(file): cannot read the file (missing, or no permission)")
-                }
-                let roster: RosterFile
-                switch RosterCSV.parse(data: data, file: file) {
-                case .success(let parsed): roster = parsed
-                case .failure(let problems): throw Failure(problems.description + "\nroster unchanged: fix the lines above and import again")
-                }
+                let roster = try RosterCSV.load(file: file)
                 let context = try state.open()
                 defer { context.close() }
                 guard let summary = try Roster.showAndApply(roster.staff, windows: roster.windows, replace: replace,

@@ -113,15 +113,31 @@ import Testing
 
 /// Whether a TCP connection to 127.0.0.1:port is accepted, on the first try.
 func connects(port: Int) -> Bool {
+    guard let fd = try? connectLoopback(port) else { return false }
+    close(fd)
+    return true
+}
+
+/// A TCP connection to 127.0.0.1:`port`, whose reads give up after `receiveTimeout` if given.
+func connectLoopback(_ port: Int, receiveTimeout: timeval? = nil) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
+    guard fd >= 0 else { throw SupportError("socket: \(String(cString: strerror(errno)))") }
+    if var timeout = receiveTimeout {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = UInt16(port).bigEndian
-    return withUnsafePointer(to: &address) {
+    let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
+    guard connected else {
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        throw SupportError("connect to \(port): \(reason)")
+    }
+    return fd
 }
 
 /// A loopback port nothing listens on right now.

@@ -179,6 +179,20 @@ def phone_open(driver, url, out):
     return seen
 
 
+def rating_options(rest):
+    """The `--reasons a,b` and `--comment text` that follow a rating command's arguments."""
+    reasons, comment = [], None
+    while rest:
+        flag, value, rest = rest[0], rest[1], rest[2:]
+        if flag == "--reasons":
+            reasons = [code for code in value.split(",") if code]
+        elif flag == "--comment":
+            comment = value
+        else:
+            fail("unknown option " + flag)
+    return reasons, comment
+
+
 def main(argv):
     if len(argv) < 2:
         fail(__doc__)
@@ -192,28 +206,10 @@ def main(argv):
             if command == "display-shot" and len(args) == 2:
                 result = display_shot(driver, *args)
             elif command == "touch" and len(args) >= 3:
-                reasons, comment = [], None
-                rest = args[3:]
-                while rest:
-                    flag, value, rest = rest[0], rest[1], rest[2:]
-                    if flag == "--reasons":
-                        reasons = [code for code in value.split(",") if code]
-                    elif flag == "--comment":
-                        comment = value
-                    else:
-                        fail("unknown option " + flag)
+                reasons, comment = rating_options(args[3:])
                 result = touch(driver, args[0], int(args[1]), args[2], reasons, comment)
             elif command == "phone-rate" and len(args) >= 3:
-                reasons, comment = [], None
-                rest = args[3:]
-                while rest:
-                    flag, value, rest = rest[0], rest[1], rest[2:]
-                    if flag == "--reasons":
-                        reasons = [code for code in value.split(",") if code]
-                    elif flag == "--comment":
-                        comment = value
-                    else:
-                        fail("unknown option " + flag)
+                reasons, comment = rating_options(args[3:])
                 result = phone_rate(driver, args[0], int(args[1]), args[2], reasons, comment)
             elif command == "phone-open" and len(args) == 2:
                 result = phone_open(driver, *args)
