@@ -43,7 +43,9 @@ public struct SigningKey: Sendable {
 
     /// Writes `data` to `path` atomically (temporary file, fsync, rename) with `mode`.
     public static func write(_ data: Data, to path: String, mode: Int) throws(KeyFileError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        // A bare file name ("hub.key", beside `--db hub.db`) is in the current directory.
+        let parent = (path as NSString).deletingLastPathComponent
+        let directory = parent.isEmpty ? "." : parent
         let temporary = path + ".tmp-\(getpid())"
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,

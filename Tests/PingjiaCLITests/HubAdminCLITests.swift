@@ -34,6 +34,20 @@ import Testing
         }
     }
 
+    /// `--db hub.db`, a bare file name as an operator types it in the folder they work in: the
+    /// hub's key is made beside it, private.
+    @Test func aDatabaseNamedWithoutAFolderGetsItsKeyBesideIt() throws {
+        try withTempDir { dir in
+            let added = try run(binary("pingjia-hub"), ["devices", "add", "--hall", "市民中心", "--name", "1号窗口", "--db", "hub.db"], in: dir)
+            #expect(added.status == 0 && added.stderr.contains("enrollment code"), "\(added)")
+            let key = dir.appendingPathComponent("hub.key").path
+            let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(String(describing: mode))")
+            let again = try run(binary("pingjia-hub"), ["devices", "list", "--db", "hub.db"], in: dir)
+            #expect(again.status == 0 && again.stdout.contains("1号窗口"), "\(again)")
+        }
+    }
+
     @Test func reportPrintsEveryFormatAndNamesBadArguments() throws {
         try withTempDir { dir in
             let db = dir.appendingPathComponent("hub/hub.db")
