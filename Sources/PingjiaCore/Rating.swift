@@ -159,6 +159,13 @@ public enum RatingError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownLevel(Int, scale: String, known: [Int])
     case unknownReason(String, scale: String, known: [String])
     case invalidField(String, reason: String)
+    /// The same reason chosen twice.
+    case reasonTwice(String)
+    /// Reasons on a level that is not 差评: `bad` are the scale's bad levels.
+    case reasonsOnGoodRating(level: Int, bad: [Int])
+    case commentTooLong(max: Int)
+    /// A follow-up with neither reasons nor a comment: it would use up the rating's one and say nothing.
+    case nothingToAdd
 
     public var description: String {
         switch self {
@@ -168,6 +175,14 @@ public enum RatingError: Error, Sendable, Equatable, CustomStringConvertible {
             "reason '\(reason)' is not offered by scale '\(scale)': use one of \(known.joined(separator: ", "))"
         case let .invalidField(field, reason):
             "\(field): \(reason)"
+        case let .reasonTwice(reason):
+            "reason '\(reason)' is given twice: each reason may be chosen once"
+        case let .reasonsOnGoodRating(level, bad):
+            "level \(level) is not a bad rating: reasons go with \(bad.map(String.init).joined(separator: ", ")) only"
+        case let .commentTooLong(max):
+            "a comment is at most \(max) characters"
+        case .nothingToAdd:
+            "give reasons, a comment, or both"
         }
     }
 }

@@ -19,6 +19,7 @@ public final class KioskContext: Sendable {
     /// Ratings, flags and commit latency for /metrics (pingjiad); nothing for the CLI.
     public let metrics: any KioskMetrics
     let clock: any DeviceClock
+    let logger: Logger
 
     /// - Parameter create: make the state directory, device id and store if missing (init, daemon);
     ///   otherwise a missing store is an error telling the installer to run `pingjia init`.
@@ -27,6 +28,7 @@ public final class KioskContext: Sendable {
                 metrics: any KioskMetrics = NoKioskMetrics()) throws(KioskError) {
         self.location = location
         self.clock = clock
+        self.logger = logger
         self.metrics = metrics
         var effective: EffectiveConfig
         do {
@@ -80,38 +82,59 @@ public final class KioskContext: Sendable {
         }
     }
 
-    /// Records one rating for `staffId` at their window and returns it once it is on disk.
-    /// A nil `staffId` is a press on a device paired with nobody: kept, with no staff, and the
-    /// caller flags it (`unarmed`) so reports count it apart.
+    /// Records one rating for `staffId` at their window and returns it once it is on disk,
+    /// blocking the calling thread until then: for callers that are not async code (tests, the
+    /// self-test). Presses take `press`, which commits on the store's writer thread.
+    /// A nil `staffId` (a device paired with nobody) or one not in the roster: kept, with no staff,
+    /// flagged `unarmed` so reports count it apart.
     public func rate(staffId: String?, level: Int, scale scaleName: String? = nil, reasons: [String] = [],
                      comment: String? = nil, channel: RatingChannel, flags: Set<RatingFlag> = [],
                      windowId: String? = nil, matterCode: String? = nil, caseNo: String? = nil) throws(KioskError) -> RatingRecord {
+        let choice = try choice(level: level, scale: scaleName, reasons: reasons, comment: comment)
+        let started = ContinuousClock.now
+        let record = try commit(choice, staffId: staffId, channel: channel, flags: flags, windowId: windowId,
+                                matterCode: matterCode, caseNo: caseNo)
+        metrics.committed(level: level, channel: channel, flags: record.rating.flags, duration: ContinuousClock.now - started)
+        return record
+    }
+
+    /// The level, reasons and comment checked against the scale (`RatingChoice`).
+    func choice(level: Int, scale scaleName: String?, reasons: [String], comment: String?) throws(KioskError) -> RatingChoice {
+        let scale = try scale(scaleName)
+        do {
+            return try RatingChoice(scale: scale, level: level, reasons: reasons, comment: comment)
+        } catch {
+            throw .input(error)
+        }
+    }
+
+    /// Builds the rating and appends it; blocks until the commit is on disk. A staff member not in
+    /// the roster (a stale pairing, someone removed while signed in) must not cost the citizen's
+    /// press: the rating is kept without staff, flagged `unarmed`, as any rating of nobody.
+    func commit(_ choice: RatingChoice, staffId: String?, channel: RatingChannel, flags: Set<RatingFlag>,
+                windowId: String?, matterCode: String?, caseNo: String?) throws(KioskError) -> RatingRecord {
         var staff: Staff?
+        var flags = flags
         if let staffId {
             do {
                 staff = try store.staff(id: staffId)
             } catch {
                 throw .store(error.description)
             }
-            guard staff != nil else {
-                throw .rating("no staff with 工号 '\(staffId)' in the roster: import it with `pingjia roster import FILE.csv`")
+            if staff == nil {
+                logger.error("staff not in the roster; the rating is kept unarmed: import it with `pingjia roster import FILE.csv`",
+                             metadata: ["staff": "\(staffId)", "window": "\(windowId ?? "-")"])
             }
         }
-        let scale = try scale(scaleName)
-        let rating: NewRating
+        // Rating nobody, it counts for nobody: kept, and reported apart.
+        if staff == nil { flags.insert(.unarmed) }
+        let now = clock.now()
+        let rating = NewRating(staffId: staff?.id, windowId: windowId ?? staff?.windowId, matterCode: matterCode, caseNo: caseNo,
+                               channel: channel, scale: choice.scale.name, level: choice.level.value, code: choice.level.code,
+                               reasons: choice.reasons, comment: choice.comment, ratedAt: now.wallClock,
+                               monotonicNs: now.monotonicNs, flags: flags)
         do {
-            rating = try NewRating(scale: scale, level: level, reasons: reasons, comment: comment,
-                                   staffId: staff?.id, windowId: windowId ?? staff?.windowId,
-                                   matterCode: matterCode, caseNo: caseNo, channel: channel,
-                                   at: clock.now(), flags: flags)
-        } catch {
-            throw .rating(error.description)
-        }
-        do {
-            let started = ContinuousClock.now
-            let record = try store.append(rating)
-            metrics.committed(level: level, channel: channel, flags: flags, duration: ContinuousClock.now - started)
-            return record
+            return try store.append(rating)
         } catch {
             throw .store(error.description)
         }
@@ -141,13 +164,15 @@ public final class KioskContext: Sendable {
     /// rating itself was committed (and thanked for) before; this never changes it.
     public func addReasons(to ratingId: UUID, reasons: [String], comment: String?,
                            channel: RatingChannel) throws(KioskError) -> RatingRecord {
-        let scale: Scale
-        do { scale = try self.scale() } catch { throw .config(error.description) }
-        for reason in reasons where scale.reason(reason) == nil {
-            throw .rating(RatingError.unknownReason(reason, scale: scale.name, known: scale.reasons.map(\.code)).description)
+        let scale = try self.scale()
+        let checked: (reasons: [String], comment: String?)
+        do {
+            checked = try RatingChoice.followUp(scale: scale, reasons: reasons, comment: comment)
+        } catch {
+            throw .input(error)
         }
         do {
-            return try store.appendReasons(to: ratingId, reasons: reasons, comment: comment, channel: channel,
+            return try store.appendReasons(to: ratingId, reasons: checked.reasons, comment: checked.comment, channel: channel,
                                            at: clock.now(), windowNs: Self.followUpWindowNs)
         } catch let StoreError.followUpRefused(refusal) {
             throw .followUp(refusal)
@@ -163,12 +188,16 @@ public enum KioskError: Error, Sendable, CustomStringConvertible {
     case config(String)
     case stateDirectory(String)
     case store(String)
+    /// No usable rating scale.
     case rating(String)
+    /// What was chosen does not fit the scale (level, reasons, comment).
+    case input(RatingError)
     case followUp(FollowUpRefusal)
 
     public var description: String {
         switch self {
         case let .config(text), let .stateDirectory(text), let .store(text), let .rating(text): text
+        case let .input(error): error.description
         case let .followUp(refusal): refusal.description
         }
     }

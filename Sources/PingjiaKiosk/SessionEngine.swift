@@ -242,6 +242,18 @@ public final class SessionEngine: Sendable {
     /// Sets who is at `windowId` and what they are doing. A nil `staffId` keeps the one there.
     @discardableResult
     public func setStaff(windowId: String, staffId: String?, status: StaffStatus) throws(SessionError) -> WindowState {
+        try changeStaff(windowId: windowId, staffId: staffId) { _ in status }
+    }
+
+    /// `pause` key: 暂停服务, and back to serving on the next press of it. Read and changed under
+    /// one lock, so two presses at once never both read "serving".
+    @discardableResult
+    public func togglePause(windowId: String, staffId: String?) throws(SessionError) -> WindowState {
+        try changeStaff(windowId: windowId, staffId: staffId) { $0 == .paused ? .signedIn : .paused }
+    }
+
+    private func changeStaff(windowId: String, staffId: String?,
+                             status next: (StaffStatus) -> StaffStatus) throws(SessionError) -> WindowState {
         let result: Result<WindowState, SessionError> = state.withLock { state in
             var window = state.windows[windowId] ?? Window()
             guard let staff = staffId ?? window.staffId else { return .failure(.noStaff(window: windowId)) }
@@ -253,20 +265,13 @@ public final class SessionEngine: Sendable {
                 window.session = nil
             }
             window.staffId = staff
-            window.status = status
+            window.status = next(window.status)
             window.thanksAtNs = nil
             state.windows[windowId] = window
             publishLocked(state, windowId)
             return .success(stateLocked(state, windowId))
         }
         return try result.get()
-    }
-
-    /// `pause` key: 暂停服务, and back to serving on the next press of it.
-    @discardableResult
-    public func togglePause(windowId: String, staffId: String?) throws(SessionError) -> WindowState {
-        let current = windowState(windowId).status
-        return try setStaff(windowId: windowId, staffId: staffId, status: current == .paused ? .signedIn : .paused)
     }
 
     // MARK: display

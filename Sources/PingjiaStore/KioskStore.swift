@@ -15,6 +15,8 @@ public final class KioskStore: Sendable {
     public let health: StoreHealth
     let writer: DatabasePool
     private let lock: StoreLock
+    /// The thread async callers commit on (`writing`): never a thread of the cooperative pool.
+    private let writes = BlockingQueue(label: "pingjia.store.writer")
 
     /// How long a writer waits for another process (the CLI beside the daemon) to finish.
     public static let busyTimeoutSeconds = 5.0
@@ -180,6 +182,14 @@ public final class KioskStore: Sendable {
         } catch {
             throw .database(operation: operation, reason: "\(error)")
         }
+    }
+
+    /// Runs `work` (writes: each a commit that waits for fsync) on the store's writer thread, in
+    /// the order asked, and suspends the caller meanwhile. Every write of async code goes through
+    /// here, so a slow disk never holds a thread of the cooperative pool, which serves the
+    /// display's live updates, the local API and /healthz.
+    public func writing<T: Sendable, E: Error>(_ work: @escaping @Sendable (KioskStore) throws(E) -> T) async throws(E) -> T {
+        try await writes.run { () throws(E) -> T in try work(self) }
     }
 
     func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {

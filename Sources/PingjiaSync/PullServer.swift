@@ -72,7 +72,10 @@ public func buildPullApplication(store: KioskStore, key: SigningKey, hubKey: Pub
         let text = String(decoding: (try? JSONEncoder().encode(receipt)) ?? Data(), as: UTF8.self)
         let result: AcknowledgeResult
         do {
-            result = try store.acknowledge(throughSeq: receipt.throughSeq, headHash: head, receipt: text, at: WireTime.format(Date()))
+            // On the store's writer thread: the commit waits for fsync.
+            result = try await store.writing { store in
+                try store.acknowledge(throughSeq: receipt.throughSeq, headHash: head, receipt: text, at: WireTime.format(Date()))
+            }
         } catch {
             return pullProblem(Problem(type: Problem.Kind.internalError, title: "Store error", status: 503, detail: "\(error)"))
         }
@@ -82,12 +85,12 @@ public func buildPullApplication(store: KioskStore, key: SigningKey, hubKey: Pub
         case let .beyondHead(lastSeq):
             let reason = "the hub holds this kiosk's records through seq \(receipt.throughSeq), but the outbox ends at seq \(lastSeq): "
                 + "the kiosk's database was rolled back or replaced; keep it and contact support"
-            try? store.setDeadLetter(reason: reason, at: WireTime.format(Date()))
+            try? await store.writing { store in try store.setDeadLetter(reason: reason, at: WireTime.format(Date())) }
             logger.critical("ALARM: \(reason)")
             return pullProblem(Problem(type: Problem.Kind.conflict, title: "Receipt beyond the outbox", status: 409, detail: reason))
         case let .hashMismatch(seq, ours):
             let reason = "the hub's head hash at seq \(seq) is \(receipt.headHash), ours is \(ours): the chains differ"
-            try? store.setDeadLetter(reason: reason, at: WireTime.format(Date()))
+            try? await store.writing { store in try store.setDeadLetter(reason: reason, at: WireTime.format(Date())) }
             logger.critical("ALARM: \(reason)")
             return pullProblem(Problem(type: Problem.Kind.conflict, title: "Receipt for another chain", status: 409, detail: reason))
         }

@@ -92,7 +92,7 @@ public final class Pusher: Sendable {
         if let reason = sync.deadLetterReason { return .deadLetter(reason) }
         let from = state.resendFrom ?? sync.ackedThroughSeq + 1
         if from <= sync.prunedThroughSeq {
-            return deadLetter("the hub asks for seq \(from), but this kiosk pruned its records through seq \(sync.prunedThroughSeq) "
+            return await deadLetter("the hub asks for seq \(from), but this kiosk pruned its records through seq \(sync.prunedThroughSeq) "
                               + "after the hub had acknowledged them: the hub has lost data; restore the hub's database")
         }
         let candidates: [RatingRecord]
@@ -102,14 +102,14 @@ public final class Pusher: Sendable {
         }
         guard let first = candidates.first else {
             if from > sync.lastSeq + 1 {
-                return deadLetter("the hub expects seq \(from), but this kiosk's outbox ends at seq \(sync.lastSeq): "
+                return await deadLetter("the hub expects seq \(from), but this kiosk's outbox ends at seq \(sync.lastSeq): "
                                   + "the kiosk's database was rolled back or replaced; keep it and contact support")
             }
             state.resendFrom = nil
             return .idle
         }
         guard first.seq == from else {
-            return deadLetter("seq \(from) is missing from the outbox (next stored is \(first.seq)); run `pingjia outbox verify`")
+            return await deadLetter("seq \(from) is missing from the outbox (next stored is \(first.seq)); run `pingjia outbox verify`")
         }
         let records = fit(candidates)
         let batch = Batch(records: records, deviceId: deviceId, sentAt: DeviceTime.format(Date()), key: key)
@@ -140,7 +140,7 @@ public final class Pusher: Sendable {
             let result: AcknowledgeResult
             do {
                 let store = self.store, at = WireTime.format(Date())
-                result = try await runBlocking {
+                result = try await store.writing { store in
                     try store.acknowledge(throughSeq: receipt.throughSeq, headHash: head, receipt: text, at: at)
                 }
             } catch {
@@ -159,17 +159,17 @@ public final class Pusher: Sendable {
                 // …or another pusher (`pingjia sync now` beside the daemon) got there first.
                 return .retry("the receipt covers nothing new (through seq \(receipt.throughSeq))", after: nil)
             case let .beyondHead(lastSeq):
-                return deadLetter("the hub holds this device's records through seq \(receipt.throughSeq), but the outbox ends at "
+                return await deadLetter("the hub holds this device's records through seq \(receipt.throughSeq), but the outbox ends at "
                                   + "seq \(lastSeq): the kiosk's database was rolled back or replaced; keep it and contact support")
             case let .hashMismatch(seq, ours):
-                return deadLetter("the hub's head hash at seq \(seq) is \(receipt.headHash), ours is \(ours): "
+                return await deadLetter("the hub's head hash at seq \(seq) is \(receipt.headHash), ours is \(ours): "
                                   + "the chains differ; keep the database and contact support")
             }
         case 409:
             let problem = try? JSONDecoder().decode(Problem.self, from: Data(response.body))
             if problem?.type == Problem.Kind.gap, let expected = problem?.expectedSeq {
                 if expected > sync.lastSeq + 1 {
-                    return deadLetter("the hub expects seq \(expected), but this kiosk's outbox ends at seq \(sync.lastSeq): "
+                    return await deadLetter("the hub expects seq \(expected), but this kiosk's outbox ends at seq \(sync.lastSeq): "
                                       + "the kiosk's database was rolled back or replaced; keep it and contact support")
                 }
                 if state.resendFrom == expected {
@@ -179,14 +179,14 @@ public final class Pusher: Sendable {
                 logger.notice("the hub asks to resend", metadata: ["fromSeq": "\(expected)"])
                 return .resendFrom(expected)
             }
-            return deadLetter("the hub refused the batch: " + describeProblem(response))
+            return await deadLetter("the hub refused the batch: " + describeProblem(response))
         case 408, 429, 500...599:
             let after = problemRetryAfter(response)
             return .retry("the hub answered " + describeProblem(response), after: after)
         case 400...499:
             // Revoked (403), bad signature (401), unknown device (404), broken chain (422)…: retrying
             // the same bytes cannot succeed.
-            return deadLetter("the hub refused the batch: " + describeProblem(response))
+            return await deadLetter("the hub refused the batch: " + describeProblem(response))
         default:
             return .retry("unexpected answer from the hub: HTTP \(response.status)", after: nil)
         }
@@ -197,9 +197,9 @@ public final class Pusher: Sendable {
     }
 
     /// Records the dead-letter state (once) and says so loudly.
-    private func deadLetter(_ reason: String) -> Step {
+    private func deadLetter(_ reason: String) async -> Step {
         let now = WireTime.format(Date())
-        do { try store.setDeadLetter(reason: reason, at: now) } catch {
+        do { try await store.writing { try $0.setDeadLetter(reason: reason, at: now) } } catch {
             logger.error("cannot record the dead-letter state", metadata: ["error": "\(error)"])
         }
         logger.critical("ALARM: sync stopped: the hub refused this device's ratings", metadata: [
@@ -233,14 +233,14 @@ public final class Pusher: Sendable {
                 failures = 0
                 if let days = settings.retentionDays, days > 0, ContinuousClock.now - lastPrune > .seconds(3600) {
                     lastPrune = ContinuousClock.now
-                    prune(days: days)
+                    await prune(days: days)
                 }
                 try? await Task.sleep(for: settings.idlePoll)
             case let .retry(reason, after):
                 failures += 1
                 let delay = max(backoff.delay(afterFailures: failures), after ?? .zero)
                 logger.warning("sync: will retry", metadata: ["reason": "\(reason)", "attempt": "\(failures)", "in": "\(delay)"])
-                try? store.noteSyncError(reason, at: WireTime.format(Date()))
+                try? await store.writing { try $0.noteSyncError(reason, at: WireTime.format(Date())) }
                 if await wakeSignal.sleep(for: delay) {
                     logger.info("sync: the hub is reachable again, retrying now", metadata: ["skippedBackoff": "\(delay)"])
                     failures = 0
@@ -273,7 +273,7 @@ public final class Pusher: Sendable {
                 continue
             case let .retry(reason, after):
                 failures += 1
-                try? store.noteSyncError(reason, at: WireTime.format(Date()))
+                try? await store.writing { try $0.noteSyncError(reason, at: WireTime.format(Date())) }
                 let delay = max(backoff.delay(afterFailures: failures), after ?? .zero)
                 logger.warning("sync: will retry", metadata: ["reason": "\(reason)", "attempt": "\(failures)"])
                 try? await Task.sleep(for: min(delay, deadline - ContinuousClock.now))
@@ -282,10 +282,10 @@ public final class Pusher: Sendable {
         return last
     }
 
-    func prune(days: Int) {
+    func prune(days: Int) async {
         let cutoff = Date().addingTimeInterval(-Double(days) * 86400)
         do {
-            let removed = try store.pruneAcknowledged(ratedBefore: cutoff)
+            let removed = try await store.writing { try $0.pruneAcknowledged(ratedBefore: cutoff) }
             if removed > 0 { logger.info("pruned acknowledged ratings", metadata: ["count": "\(removed)", "olderThanDays": "\(days)"]) }
         } catch {
             logger.error("pruning failed", metadata: ["error": "\(error)"])

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PingjiaConfig
+import PingjiaCore
 import PingjiaStore
 import PingjiaSyncProtocol
 import Synchronization
@@ -73,7 +74,8 @@ public final class RemoteConfigClient: Sendable {
         }
         if signed.version == appliedVersion { return .unchanged(version: signed.version) }
         if let refused, refused.version == signed.version { return .refused(version: refused.version, reason: refused.reason) }
-        let outcome = apply(signed)
+        // Off the cooperative pool: applying writes remote-config.json and waits for its fsync.
+        let outcome = await runBlocking { self.apply(signed) }
         await report(outcome)
         return outcome
     }

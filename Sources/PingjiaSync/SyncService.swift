@@ -111,7 +111,8 @@ public struct RetentionService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let removed = try store.pruneAcknowledged(ratedBefore: Date().addingTimeInterval(-Double(days) * 86400))
+                    let cutoff = Date().addingTimeInterval(-Double(days) * 86400)
+                    let removed = try await store.writing { try $0.pruneAcknowledged(ratedBefore: cutoff) }
                     if removed > 0 { logger.info("pruned acknowledged ratings", metadata: ["count": "\(removed)", "olderThanDays": "\(days)"]) }
                 } catch {
                     logger.error("pruning failed", metadata: ["error": "\(error)"])

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PingjiaCore
+import PingjiaKiosk
 
 /// An RFC 9457 problem body (`application/problem+json`): what went wrong, where, and what to do.
 /// Every 4xx and 5xx of the local web is one, so a caller never has to parse HTML or plain text.
@@ -32,6 +33,38 @@ public struct Problem: HTTPResponseError, Encodable {
         var response = try json(self, status: status)
         response.headers[.contentType] = "application/problem+json; charset=utf-8"
         return response
+    }
+}
+
+extension Problem {
+    /// The one mapping of the kiosk's refusals onto problems, for every route that rates or adds
+    /// reasons: a body that parses but does not fit the scale is 422 naming the field (a body that
+    /// does not parse is 400, `decodeBody`); a store that cannot take it is 503.
+    /// - Parameter reasons: the request's reasons, to name the one at fault by its index.
+    init(_ error: KioskError, reasons: [String] = []) {
+        switch error {
+        case .input(let input):
+            let (title, field): (String, String) = switch input {
+            case .unknownLevel: ("unknown level", "body.level")
+            case .unknownReason(let code, _, _): ("unknown reason", "body.reasons[\(reasons.firstIndex(of: code) ?? 0)]")
+            case .reasonTwice: ("reason twice", "body.reasons")
+            case .reasonsOnGoodRating: ("reasons on a good rating", "body.reasons")
+            case .commentTooLong: ("comment too long", "body.comment")
+            case .nothingToAdd: ("nothing to add", "body")
+            case .invalidField(let name, _): ("invalid field", "body.\(name)")
+            }
+            self.init(.unprocessableContent, title, detail: input.description, field: field)
+        case .followUp(let refusal):
+            switch refusal {
+            case .unknownRating: self.init(.notFound, "unknown rating", detail: refusal.description, field: "path.id")
+            case .notABadRating: self.init(.unprocessableContent, "not a bad rating", detail: refusal.description, field: "path.id")
+            case .alreadyGiven: self.init(.conflict, "reasons already given", detail: refusal.description, field: "path.id")
+            case .tooLate: self.init(.gone, "too late for reasons", detail: refusal.description, field: "path.id")
+            }
+        case .rating, .config, .stateDirectory, .store:
+            self.init(.serviceUnavailable, "not recorded",
+                      detail: "\(error); the citizen can try again, and /healthz says what is wrong with the store")
+        }
     }
 }
 

@@ -74,7 +74,7 @@ struct TouchPage: Sendable {
           <div class="reasons">
         \(reasons)
           </div>
-          <p><textarea id="comment" maxlength="\(TouchRatingAPI.maxComment)" placeholder="意见或建议（选填）"></textarea></p>
+          <p><textarea id="comment" maxlength="\(RatingChoice.maxComment)" placeholder="意见或建议（选填）"></textarea></p>
           <p><button id="submit">提交原因</button> <button id="skip">跳过</button></p>
         </section>
         <section id="thanks" hidden><h1>谢谢您的评价</h1></section>

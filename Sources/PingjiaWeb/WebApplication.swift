@@ -78,7 +78,7 @@ public func buildApplication(_ web: WebContext, settings: WebSettings, logger: L
         guard let metrics = web.metrics else {
             throw Problem(.notFound, "metrics are off", detail: "this server was built without a metrics registry")
         }
-        let text = metrics.render(pending: try? web.kiosk.store.outboxStatus().pending)
+        let text = metrics.render(pending: try? web.kiosk.store.outboxFacts().depth)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
@@ -94,7 +94,7 @@ public func buildApplication(_ web: WebContext, settings: WebSettings, logger: L
 /// the store is not usable, so a monitor alarms on the status code alone.
 func healthz(_ web: WebContext) throws -> Response {
     let storeProblem = StoreHealthCheck(kiosk: web.kiosk).problem()
-    let pending = try? web.kiosk.store.outboxStatus().pending
+    let pending = try? web.kiosk.store.outboxFacts().depth
     struct Health: Encodable {
         var status: String
         var store: String

@@ -169,8 +169,8 @@ struct DevicesWatch: AsyncParsableCommand {
                 printer.print(event)
                 if case .attached = event.kind, let profile = event.profile, profile.family == .serialFrame {
                     let scale = try? scales.scale(named: profile.scale ?? hallScale)
-                    _ = try? await manager.send("prompt", to: event.device.id, values: promptValues(scale: scale, staffName: staffName,
-                                                                                                 separator: profile.listSeparator))
+                    _ = try? await manager.send("prompt", to: event.device.id, values: TerminalPrompt.values(
+                        scale: scale, staffName: staffName, separator: profile.listSeparator))
                 }
             }
         }
@@ -186,16 +186,6 @@ struct DevicesWatch: AsyncParsableCommand {
         signals.forEach { $0.cancel() }
         context.shutdown()
     }
-}
-
-/// The values a terminal's `prompt` command is filled with.
-func promptValues(scale: Scale?, staffName: String, separator: String) -> [String: String] {
-    [
-        "staffName": staffName,
-        "prompt": "请您对本次服务进行评价",
-        "levels": (scale?.levels ?? []).map { "\($0.value):\($0.label)" }.joined(separator: separator),
-        "reasons": (scale?.reasons ?? []).map { "\($0.code):\($0.label)" }.joined(separator: separator),
-    ]
 }
 
 struct WatchPrinter: Sendable {

@@ -33,12 +33,18 @@ struct Rate: AsyncParsableCommand {
         do {
             let context = try state.open()
             defer { context.close() }
-            let record = try context.rate(staffId: staff, level: level, scale: scale, reasons: reasons, comment: comment,
-                                          channel: .keypad, flags: [.test])
+            // --staff is the installer's argument, checked like --level: a typo is refused, not
+            // stored (a press from a citizen at a keypad or screen is kept whatever its staff).
+            guard try context.store.staff(id: staff) != nil else {
+                throw ValidationError("no staff with 工号 '\(staff)' in the roster: import it with `pingjia roster import FILE.csv`")
+            }
+            let record = try await context.press(Press(windowId: nil, level: level, scale: scale, reasons: reasons, comment: comment,
+                                                       channel: .keypad, staffId: staff, flags: [.test]), sessions: nil)
             // Printed only after append returned, i.e. after the commit reached the disk.
             let chosen = try context.scale(scale).level(level)
             print("committed seq \(record.seq): \(record.rating.staffId ?? "-") at window \(record.rating.windowId ?? "-"), "
-                  + "level \(record.rating.level) \(chosen?.label ?? "") (code \(record.rating.code?.rawValue ?? 0)), flagged test")
+                  + "level \(record.rating.level) \(chosen?.label ?? "") (code \(record.rating.code?.rawValue ?? 0)), "
+                  + "flagged \(record.rating.flags.map(\.rawValue).sorted().joined(separator: ", "))")
             print("hash \(record.hash.hex)")
         } catch {
             Self.fail(error)

@@ -7,9 +7,9 @@ import PingjiaKiosk
 import PingjiaUSB
 import ServiceLifecycle
 
-/// Drives the USB rating devices. A press goes through the session engine (一次一评, bursts,
-/// pause), then becomes a rating through `KioskContext.rate`, the same path as `pingjia rate`; the
-/// device is thanked only after `rate` returned, i.e. after the rating is on disk. The staff keys
+/// Drives the USB rating devices. A press becomes a rating through `KioskContext.press`, the same
+/// path as the touch page, the local API and `pingjia rate`; the device is thanked only after
+/// `press` returned, i.e. after the rating is on disk. The staff keys
 /// (请评价, 暂停服务, sign-in) go to the session engine. Joins the service group after the store,
 /// so it stops before the store closes.
 struct DeviceService: Service {
@@ -78,7 +78,7 @@ struct DeviceService: Service {
             case .action(let action):
                 staffKey(action, event: event, logger: logger)
             case .level(let level):
-                rate(level: level, input: input, event: event, profile: profile, logger: logger)
+                await rate(level: level, input: input, event: event, profile: profile, logger: logger)
                     ? await send("thanks", to: event, manager: manager, logger: logger)
                     : await send("error", to: event, manager: manager, logger: logger)
             }
@@ -126,34 +126,21 @@ struct DeviceService: Service {
         }
     }
 
-    /// Records the press; true once it is committed.
-    private func rate(level: Int, input: DeviceInput, event: DeviceEvent, profile: DeviceProfile, logger: Logger) -> Bool {
+    /// Records the press through `KioskContext.press`; true once it is committed.
+    private func rate(level: Int, input: DeviceInput, event: DeviceEvent, profile: DeviceProfile, logger: Logger) async -> Bool {
         let pairing = pairing(event.device)
-        let channel: RatingChannel = profile.family == .serialFrame ? .touch : .keypad
         let windowId = window(of: event.device, pairing: pairing)
-        var decision = sessions.press(windowId: windowId, pairedStaff: pairedStaff(pairing))
-        if pairing == nil { decision.flags.insert(.unarmed) }
+        let press = Press(windowId: windowId, level: level, scale: profile.scale, reasons: input.reasons,
+                          channel: profile.family == .serialFrame ? .touch : .keypad, staffId: pairedStaff(pairing),
+                          flags: pairing == nil ? [.unarmed] : [])
         do {
-            let record: RatingRecord
-            do {
-                record = try kiosk.rate(staffId: decision.staffId, level: level, scale: profile.scale, reasons: input.reasons,
-                                        channel: channel, flags: decision.flags, windowId: windowId,
-                                        matterCode: decision.matterCode, caseNo: decision.caseNo)
-            } catch .rating(let reason) where decision.staffId != nil {
-                // A staff member not (or no longer) in the roster must not cost the press.
-                logger.error("staff not usable; the rating is kept unarmed", metadata: ["reason": "\(reason)"])
-                record = try kiosk.rate(staffId: nil, level: level, scale: profile.scale, reasons: input.reasons,
-                                        channel: channel, flags: decision.flags.union([.unarmed]), windowId: windowId,
-                                        matterCode: decision.matterCode, caseNo: decision.caseNo)
-            }
-            sessions.committed(decision)
+            let record = try await kiosk.press(press, sessions: sessions)
             logger.info("rating committed", metadata: [
                 "seq": "\(record.seq)", "level": "\(level)", "staff": "\(record.rating.staffId ?? "-")",
                 "flags": "\(record.rating.flags.map(\.rawValue).sorted().joined(separator: ","))",
             ])
             return true
         } catch {
-            sessions.failed(decision)
             kiosk.metrics.usbError("press-not-stored")
             logger.error("press NOT recorded", metadata: ["level": "\(level)", "reason": "\(error)"])
             return false
@@ -163,14 +150,9 @@ struct DeviceService: Service {
     private func send(_ command: String, to event: DeviceEvent, manager: DeviceManager, logger: Logger) async {
         var values: [String: String] = [:]
         if let profile = event.profile, profile.family == .serialFrame {
-            let scale = try? kiosk.scale(profile.scale)
             let staffName = pairedStaff(pairing(event.device)).flatMap { try? kiosk.store.staff(id: $0)?.name } ?? ""
-            values = [
-                "staffName": staffName,
-                "prompt": "请您对本次服务进行评价",
-                "levels": (scale?.levels ?? []).map { "\($0.value):\($0.label)" }.joined(separator: profile.listSeparator),
-                "reasons": (scale?.reasons ?? []).map { "\($0.code):\($0.label)" }.joined(separator: profile.listSeparator),
-            ]
+            values = TerminalPrompt.values(scale: try? kiosk.scale(profile.scale), staffName: staffName,
+                                           separator: profile.listSeparator)
         }
         do {
             try await manager.send(command, to: event.device.id, values: values)

@@ -12,14 +12,14 @@ struct SessionService: Service {
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            record(sessions.takeEvents())
+            await record(sessions.takeEvents())
             try? await Task.sleep(for: .milliseconds(200))
         }
-        record(sessions.takeEvents())
+        await record(sessions.takeEvents())
         sessions.finishSubscribers()
     }
 
-    private func record(_ events: [SessionEvent]) {
+    private func record(_ events: [SessionEvent]) async {
         for event in events {
             switch event {
             case .timedOut(let session):
@@ -29,7 +29,8 @@ struct SessionService: Service {
                     "matter": "\(session.matterCode ?? "-")", "case": "\(session.caseNo ?? "-")",
                 ]
                 do {
-                    let record = try kiosk.recordUnrated(session)
+                    // On the store's writer thread: the commit waits for fsync.
+                    let record = try await kiosk.store.writing { _ throws(KioskError) in try kiosk.recordUnrated(session) }
                     metadata["seq"] = "\(record.seq)"
                     logger.notice("session timed out unrated (未评价)", metadata: metadata)
                 } catch {

@@ -113,6 +113,22 @@ private func engine(mode: WindowMode = .armed, windows: [String: WindowSettings]
         #expect(engine.press(windowId: "W03", pairedStaff: "A1023").flags == [.unarmed])
     }
 
+    /// The pause key read the status, then set it, under two locks: two presses at once could both
+    /// read "serving" and leave the window paused. An even number of toggles from many tasks at
+    /// once must end where it began.
+    @Test func pauseTogglesAtOnceNeverLoseOne() async throws {
+        let (engine, _) = engine(mode: .open)
+        try engine.setStaff(windowId: "W03", staffId: "A1023", status: .signedIn)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<250 { _ = try? engine.togglePause(windowId: "W03", staffId: nil) }
+                }
+            }
+        }
+        #expect(engine.windowState("W03").status == .signedIn)
+    }
+
     @Test func pressesWhilePausedOrAwayAreFlaggedPausedAndRateTheSignedInStaff() throws {
         let (engine, clock) = engine(mode: .open)
         try engine.setStaff(windowId: "W03", staffId: "A1023", status: .signedIn)

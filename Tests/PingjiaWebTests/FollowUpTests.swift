@@ -88,7 +88,7 @@ import Testing
             let onGood = try await reasons(good)
             #expect(onGood == (422, "path.id"), "reasons follow bad ratings only")
             let unknownReason = try await reasons(bad, #"{"reasons":["nope"]}"#)
-            #expect(unknownReason == (422, "body.reasons"))
+            #expect(unknownReason == (422, "body.reasons[0]"))
             let twice = try await reasons(bad, #"{"reasons":["slow","slow"]}"#)
             #expect(twice == (422, "body.reasons"))
             let empty = try await reasons(bad, #"{"reasons":[],"comment":"  "}"#)

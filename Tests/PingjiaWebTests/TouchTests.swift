@@ -50,23 +50,42 @@ import Testing
         }
     }
 
+    /// The one error vocabulary: a body that does not parse is 400, one that does not fit the
+    /// scale is 422, as for the follow-up route; each names the field.
     @Test(arguments: [
-        (#"{"reasons":[]}"#, "body.level"),
-        (#"{"level":9}"#, "body.level"),
-        (#"{"level":"5"}"#, "body.level"),
-        (#"{"level":5,"reasons":["slow","nope"]}"#, "body.reasons[1]"),
-        (#"{"level":1,"reasons":["slow"]}"#, "body.reasons"),
-        (#"{"level":5,"reasons":["slow","slow"]}"#, "body.reasons"),
-        (#"{"level":5,"comment":"\#(String(repeating: "长", count: 301))"}"#, "body.comment"),
+        (#"{"reasons":[]}"#, 400, "body.level"),
+        (#"{"level":"5"}"#, 400, "body.level"),
+        (#"{"level":9}"#, 422, "body.level"),
+        (#"{"level":5,"reasons":["slow","nope"]}"#, 422, "body.reasons[1]"),
+        (#"{"level":1,"reasons":["slow"]}"#, 422, "body.reasons"),
+        (#"{"level":5,"reasons":["slow","slow"]}"#, 422, "body.reasons"),
+        (#"{"level":5,"comment":"\#(String(repeating: "长", count: 301))"}"#, 422, "body.comment"),
     ])
-    func malformedRatingsGetAProblemNamingTheField(body: String, field: String) async throws {
+    func malformedRatingsGetAProblemNamingTheField(body: String, status: Int, field: String) async throws {
         let web = try WebKiosk(config: "[[window]]\nid = \"W03\"\nmode = \"open\"\n")
         try await web.withServer { client in
             let response = try await client.post("/api/v1/windows/W03/rating", json: body)
-            #expect(response.status == .badRequest, "\(response.text)")
+            #expect(Int(response.status.code) == status, "\(response.text)")
             #expect(response.headers[.contentType]?.hasPrefix("application/problem+json") == true)
             #expect(try response.object["field"] as? String == field, "\(response.text)")
         }
         #expect(try web.kiosk.store.records(after: 0).isEmpty)
+        // A refused body decides nothing: the window shows no 谢谢 and no press was counted.
+        #expect(web.sessions.windowState("W03").phase.rawValue == "idle")
+    }
+
+    /// Someone signed in at the window who is not (or no longer) in the roster: the touch rating is
+    /// kept without staff, flagged `unarmed`, as a key press would be, not refused.
+    @Test func aRatingForAStaffMemberNotInTheRosterIsKeptFlagged() async throws {
+        let web = try WebKiosk(config: "[[window]]\nid = \"W03\"\nmode = \"open\"\n", sessionClock: FrozenClock())
+        try web.sessions.setStaff(windowId: "W03", staffId: "Z9999", status: .signedIn)
+        try await web.withServer { client in
+            let response = try await client.post("/api/v1/windows/W03/rating", json: #"{"level":2}"#)
+            #expect(response.status == .created, "\(response.text)")
+            #expect(try response.object["flags"] as? [String] == ["unarmed"], "\(response.text)")
+        }
+        let rating = try #require(try web.kiosk.store.records(after: 0).first?.rating)
+        #expect(rating.staffId == nil && rating.windowId == "W03" && rating.flags == [.unarmed] && rating.channel == .touch)
+        #expect(web.sessions.windowState("W03").phase.rawValue == "thanks")
     }
 }

@@ -1,6 +1,10 @@
-/* Disk-full injection for the torture tests: while the file named by PINGJIA_ENOSPC_FLAG exists,
- * every write to a regular file under PINGJIA_ENOSPC_DIR fails with ENOSPC, as on a full file
- * system. Loaded with LD_PRELOAD (after umockdev's preload, which forwards to the next write).
+/* Disk faults for the torture and responsiveness tests, loaded with LD_PRELOAD (after umockdev's
+ * preload, which forwards to the next write).
+ * - Disk full: while the file named by PINGJIA_ENOSPC_FLAG exists, every write to a regular file
+ *   under PINGJIA_ENOSPC_DIR fails with ENOSPC, as on a full file system.
+ * - Slow disk: with PINGJIA_FSYNC_DELAY_MS set, every fsync and fdatasync of a regular file under
+ *   PINGJIA_FSYNC_DELAY_DIR (any file when that is unset) first sleeps that many milliseconds, as
+ *   on a worn SD card.
  * Build: gcc -shared -fPIC -O2 -o enospc.so enospc.c -ldl */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -12,12 +16,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
-static int full(int fd) {
-    const char *flag = getenv("PINGJIA_ENOSPC_FLAG");
-    const char *dir = getenv("PINGJIA_ENOSPC_DIR");
-    if (!flag || !dir || access(flag, F_OK) != 0) return 0;
+/* Whether fd is a regular file under dir. */
+static int under(int fd, const char *dir) {
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
     char link[64], target[PATH_MAX];
@@ -26,6 +29,22 @@ static int full(int fd) {
     if (n <= 0) return 0;
     target[n] = 0;
     return strncmp(target, dir, strlen(dir)) == 0;
+}
+
+static int full(int fd) {
+    const char *flag = getenv("PINGJIA_ENOSPC_FLAG");
+    const char *dir = getenv("PINGJIA_ENOSPC_DIR");
+    if (!flag || !dir || access(flag, F_OK) != 0) return 0;
+    return under(fd, dir);
+}
+
+static void slow_sync(int fd) {
+    const char *ms = getenv("PINGJIA_FSYNC_DELAY_MS");
+    if (!ms || atol(ms) <= 0) return;
+    const char *dir = getenv("PINGJIA_FSYNC_DELAY_DIR");
+    if (dir && !under(fd, dir)) return;
+    struct timespec delay = { atol(ms) / 1000, (atol(ms) % 1000) * 1000000L };
+    while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {}
 }
 
 #define NEXT(name) static __typeof__(name) *next_##name; if (!next_##name) next_##name = dlsym(RTLD_NEXT, #name)
@@ -72,4 +91,16 @@ int posix_fallocate(int fd, off_t offset, off_t len) {
     NEXT(posix_fallocate);
     if (full(fd)) return ENOSPC;
     return next_posix_fallocate(fd, offset, len);
+}
+
+int fsync(int fd) {
+    NEXT(fsync);
+    slow_sync(fd);
+    return next_fsync(fd);
+}
+
+int fdatasync(int fd) {
+    NEXT(fdatasync);
+    slow_sync(fd);
+    return next_fdatasync(fd);
 }
