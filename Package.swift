@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PingjiaSyncProtocol", targets: ["PingjiaSyncProtocol"]),
         .library(name: "PingjiaSync", targets: ["PingjiaSync"]),
         .library(name: "PingjiaHub", targets: ["PingjiaHub"]),
+        .library(name: "PingjiaKiosk", targets: ["PingjiaKiosk"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -136,6 +137,7 @@ let package = Package(
         .executableTarget(name: "pingjiad", dependencies: [
             "PingjiaCore", "PingjiaConfig", "PingjiaStore", "PingjiaKiosk", "PingjiaUSB", "PingjiaDevices", "PingjiaSync", "PingjiaWeb",
             "PingjiaSyncProtocol",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

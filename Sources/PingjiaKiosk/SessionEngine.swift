@@ -150,7 +150,7 @@ public final class SessionEngine: Sendable {
     @discardableResult
     public func arm(windowId: String, staffId: String?, matterCode: String? = nil, caseNo: String? = nil,
                     source: RatingSession.Source) throws(SessionError) -> RatingSession {
-        let now = clock.now().monotonicNs
+        let now = clock.monotonicNs()
         let result: Result<RatingSession, SessionError> = state.withLock { state in
             expireLocked(&state, now: now)
             var window = state.windows[windowId] ?? Window()
@@ -171,7 +171,7 @@ public final class SessionEngine: Sendable {
     /// Decides how a press at `windowId` is recorded and closes the session it rates. `pairedStaff`
     /// is the `[[keypad]]` pairing's staff member, used when nobody is signed in at the window.
     public func press(windowId: String, pairedStaff: String?) -> PressDecision {
-        let now = clock.now().monotonicNs
+        let now = clock.monotonicNs()
         return state.withLock { state in
             expireLocked(&state, now: now)
             var window = state.windows[windowId] ?? Window()
@@ -207,7 +207,7 @@ public final class SessionEngine: Sendable {
 
     /// The press was committed: the display says 谢谢 for a few seconds.
     public func committed(_ decision: PressDecision) {
-        let now = clock.now().monotonicNs
+        let now = clock.monotonicNs()
         state.withLock { state in
             state.windows[decision.windowId, default: Window()].thanksAtNs = now
             publishLocked(state, decision.windowId)
@@ -229,7 +229,7 @@ public final class SessionEngine: Sendable {
     /// Closes sessions that have waited longer than the timeout and returns every event since the
     /// last call. The daemon calls it a few times a second; tests call it after moving the clock.
     public func takeEvents() -> [SessionEvent] {
-        let now = clock.now().monotonicNs
+        let now = clock.monotonicNs()
         return state.withLock { state in
             expireLocked(&state, now: now)
             defer { state.events = [] }
@@ -277,7 +277,7 @@ public final class SessionEngine: Sendable {
     // MARK: display
 
     public func windowState(_ windowId: String) -> WindowState {
-        let now = clock.now().monotonicNs
+        let now = clock.monotonicNs()
         return state.withLock { state in
             expireLocked(&state, now: now)
             return stateLocked(state, windowId)
@@ -286,7 +286,7 @@ public final class SessionEngine: Sendable {
 
     /// Every window the engine has state for (staff set, a session, a press), sorted by id.
     public func allWindowStates() -> [WindowState] {
-        let now = clock.now().monotonicNs
+        let now = clock.monotonicNs()
         return state.withLock { state in
             expireLocked(&state, now: now)
             return state.windows.keys.sorted().map { stateLocked(state, $0) }

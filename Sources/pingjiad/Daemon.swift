@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import PingjiaConfig
 import PingjiaDevices
 import PingjiaKiosk
@@ -42,6 +43,7 @@ struct PingjiaDaemon: AsyncParsableCommand {
     var devicesDirs: [String] = []
 
     func run() async throws {
+        Self.sizeForAKiosk()
         // State files hold ratings and the roster; the systemd unit sets the same UMask.
         umask(0o027)
         let location = StateLocation(stateDirectory: stateDir, configFile: config)
@@ -212,6 +214,21 @@ struct StoreService: Service {
 }
 
 extension PingjiaDaemon {
+    /// A kiosk serves one hall window's display and a few local requests: one event-loop thread
+    /// (SwiftNIO's default is one per core) and one for NIO's blocking pool are plenty, and glibc
+    /// gets two malloc arenas instead of one per thread (up to 8 per core), each of which keeps
+    /// the memory it once held. Before anything starts NIO's shared threads.
+    static func sizeForAKiosk() {
+        NIOSingletons.groupLoopCountSuggestion = 1
+        NIOSingletons.blockingPoolThreadCountSuggestion = 1
+        // mallopt(M_ARENA_MAX, 2): glibc's malloc.h is not part of Swift's Glibc module.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        let mArenaMax: Int32 = -8
+        if let mallopt = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+            _ = unsafeBitCast(mallopt, to: Mallopt.self)(mArenaMax, 2)
+        }
+    }
+
     /// One plain line per problem on stderr and exit status 1, which systemd shows in the journal.
     static func cannotStart(_ error: any Error) -> Never {
         for line in String(describing: error).split(separator: "\n") {

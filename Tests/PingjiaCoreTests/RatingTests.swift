@@ -115,6 +115,15 @@ struct DeviceTimeTests {
     /// 2026-11-24T02:44:00.123Z, built from integer milliseconds as a clock would hand it over.
     static let instant = Date(timeIntervalSince1970: 1_795_488_240.123)
 
+    /// Without a zone, the C library's local time: the same text as Foundation's current zone,
+    /// for instants around the millisecond, day and 1970 edges.
+    @Test func theSystemsLocalTimeMatchesTheCurrentTimeZone() {
+        for seconds in [Self.instant.timeIntervalSince1970, 1_798_761_599.9996, -0.5, 0, 1_700_000_000.007] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(DeviceTime.format(date) == DeviceTime.format(date, timeZone: .current), "\(seconds)")
+        }
+    }
+
     @Test func shanghaiHasExplicitPlusEight() throws {
         let zone = try #require(TimeZone(identifier: "Asia/Shanghai"))
         #expect(DeviceTime.format(Self.instant, timeZone: zone) == "2026-11-24T10:44:00.123+08:00")
