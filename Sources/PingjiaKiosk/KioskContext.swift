@@ -85,8 +85,8 @@ public final class KioskContext: Sendable {
     /// Records one rating for `staffId` at their window and returns it once it is on disk,
     /// blocking the calling thread until then: for callers that are not async code (tests, the
     /// self-test). Presses take `press`, which commits on the store's writer thread.
-    /// A nil `staffId` (a device paired with nobody) or one not in the roster: kept, with no staff,
-    /// flagged `unarmed` so reports count it apart.
+    /// A nil `staffId` (a self-service machine, a device paired with nobody: the caller flags
+    /// that) or one not in the roster (flagged `unarmed` here): kept, with no staff.
     public func rate(staffId: String?, level: Int, scale scaleName: String? = nil, reasons: [String] = [],
                      comment: String? = nil, channel: RatingChannel, flags: Set<RatingFlag> = [],
                      windowId: String? = nil, matterCode: String? = nil, caseNo: String? = nil) throws(KioskError) -> RatingRecord {
@@ -110,7 +110,8 @@ public final class KioskContext: Sendable {
 
     /// Builds the rating and appends it; blocks until the commit is on disk. A staff member not in
     /// the roster (a stale pairing, someone removed while signed in) must not cost the citizen's
-    /// press: the rating is kept without staff, flagged `unarmed`, as any rating of nobody.
+    /// press: the rating is kept without staff, flagged `unarmed`, as on a device paired with nobody.
+    /// A rating with no staff named (a self-service machine's) is kept as the caller flagged it.
     func commit(_ choice: RatingChoice, staffId: String?, channel: RatingChannel, flags: Set<RatingFlag>,
                 windowId: String?, matterCode: String?, caseNo: String?) throws(KioskError) -> RatingRecord {
         var staff: Staff?
@@ -124,10 +125,9 @@ public final class KioskContext: Sendable {
             if staff == nil {
                 logger.error("staff not in the roster; the rating is kept unarmed: import it with `pingjia roster import FILE.csv`",
                              metadata: ["staff": "\(staffId)", "window": "\(windowId ?? "-")"])
+                flags.insert(.unarmed)
             }
         }
-        // Rating nobody, it counts for nobody: kept, and reported apart.
-        if staff == nil { flags.insert(.unarmed) }
         let now = clock.now()
         let rating = NewRating(staffId: staff?.id, windowId: windowId ?? staff?.windowId, matterCode: matterCode, caseNo: caseNo,
                                channel: channel, scale: choice.scale.name, level: choice.level.value, code: choice.level.code,
