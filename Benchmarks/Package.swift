@@ -26,6 +26,7 @@ let package = Package(
                 .product(name: "PingjiaSyncProtocol", package: "Pingjia"),
                 .product(name: "PingjiaSync", package: "Pingjia"),
                 .product(name: "PingjiaHub", package: "Pingjia"),
+                .product(name: "PingjiaKiosk", package: "Pingjia"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -333,8 +333,10 @@ def main():
          ratio(d['start_s'], d['floor_s']), '–', '–'),
     ]
     notes = [
-        'Press → durable commit is measured at the store (`KioskStore.append`, from the call until the commit is fsync\'d), '
-        'which is what the keypad waits for before 谢谢; USB transfer time is not included.',
+        'Press → durable commit is measured through the one press path (`KioskContext.press`: the choice checked, the '
+        'session decision, the staff member looked up, the commit on the store\'s writer thread until it is fsync\'d), '
+        'which is what the keypad waits for before 谢谢; USB transfer time is not included. The C baseline is one INSERT '
+        'and its commit.',
         'With the hub unreachable the push loop and the heartbeat each have a request hanging on a socket that accepts '
         'connections and never answers, and the heartbeat looks for changes every 10 ms (the daemon: every second).',
         'Push drain uses the benchmark profile: the hub\'s per-device rate limit lifted and 2,000 ratings a batch. With the '

@@ -4,6 +4,7 @@ import Logging
 import PingjiaConfig
 import PingjiaCore
 import PingjiaHub
+import PingjiaKiosk
 import PingjiaQR
 import PingjiaStore
 import PingjiaSync
@@ -14,17 +15,19 @@ import ServiceLifecycle
 let benchmarks: @Sendable () -> Void = {
     let environment = ProcessInfo.processInfo.environment
 
-    // Press -> durable commit: `KioskStore.append` from call to return, i.e. until the rating is
-    // committed with WAL + synchronous=FULL (fsync'd). The daemon thanks the keypad only after
-    // this returns, so it is the part of a press the citizen can wait on.
+    // Press -> durable commit: `KioskContext.press` from call to return, the one path of the
+    // keypad, the touch page and the local API: the choice checked, the session engine's
+    // decision, the staff member looked up, the commit with WAL + synchronous=FULL (fsync'd) on
+    // the store's writer thread, the display told. The daemon thanks the keypad only after this
+    // returns, so it is the part of a press the citizen can wait on.
     Benchmark("press-commit",
               configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds,
                                    warmupIterations: 20, maxDuration: .seconds(20), maxIterations: 2_000),
               closure: { _ in
-                  try appendState.append()
+                  try await pressState.press()
               },
-              setup: { try appendState.open() },
-              teardown: { appendState.close() })
+              setup: { try pressState.open() },
+              teardown: { pressState.close() })
 
     // The same with the hub unreachable: the push loop and the heartbeat hang on a socket that
     // never answers. Acceptance: ratings are unaffected (p99 compared with press-commit's).
@@ -32,7 +35,7 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds,
                                    warmupIterations: 20, maxDuration: .seconds(20), maxIterations: 2_000),
               closure: { _ in
-                  try unreachableHubState.commit()
+                  try await unreachableHubState.commit()
               },
               setup: { try await unreachableHubState.open() },
               teardown: { await unreachableHubState.close() })
@@ -81,28 +84,39 @@ func scratchDirectory(_ name: String) throws -> String {
     return path
 }
 
-final class AppendState: @unchecked Sendable {
+/// A kiosk's state directory with one staff member at an open window, and its session engine:
+/// what `pingjiad` presses into.
+final class PressState: @unchecked Sendable {
     private var directory: String?
-    private(set) var store: KioskStore?
+    private(set) var kiosk: KioskContext?
+    private var sessions: SessionEngine?
     private var index = 0
 
     func open() throws {
-        let directory = try scratchDirectory("append")
+        let directory = try scratchDirectory("press")
         self.directory = directory
-        store = try KioskStore.open(path: directory + "/pingjia.db", deviceId: "pj-0123456789ab", logger: quiet)
+        let location = StateLocation(stateDirectory: directory, configFile: nil, environment: [:], isRoot: false)
+        try "[[window]]\nid = \"3\"\nmode = \"open\"\n".write(toFile: location.configFile, atomically: true, encoding: .utf8)
+        let kiosk = try KioskContext(location: location, create: true, logger: quiet)
+        _ = try kiosk.store.importRoster(staff: [Staff(id: "A1023", name: "张三", windowId: "3")],
+                                         windows: [ServiceWindow(id: "3", name: "3号窗口")], replace: true)
+        self.kiosk = kiosk
+        sessions = SessionEngine(settings: kiosk.config.sessions)
     }
 
-    func append() throws {
+    func press() async throws {
         index += 1
-        blackHole(try store!.append(benchRating(index)))
+        let level = index % 5 + 1
+        blackHole(try await kiosk!.press(Press(windowId: "3", level: level, reasons: level >= 4 ? ["slow"] : [], channel: .keypad,
+                                               staffId: "A1023"), sessions: sessions))
     }
 
     func close() {
-        store?.close()
+        kiosk?.close()
         if let directory { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
-let appendState = AppendState()
+let pressState = PressState()
 
 final class DrainState: @unchecked Sendable {
     private var directory: String?
@@ -188,7 +202,7 @@ let drainState = DrainState()
 /// answers (a socket that accepts connections and reads nothing): their requests hang until
 /// their timeouts, and the heartbeat looks for changes every 10 ms (100× the daemon's pace).
 final class UnreachableHubState: @unchecked Sendable {
-    private let append = AppendState()
+    private let append = PressState()
     private var socketFD: Int32 = -1
     private var pusher: Pusher?
     private var heartbeat: HeartbeatService?
@@ -207,7 +221,7 @@ final class UnreachableHubState: @unchecked Sendable {
                 bind(fd, $0, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0
             }
         }
-        guard bound, let store = append.store else { throw BenchError("cannot open the black-hole socket") }
+        guard bound, let store = append.kiosk?.store else { throw BenchError("cannot open the black-hole socket") }
         let url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
         let key = SigningKey()
         let pusher = Pusher(store: store, key: key, hubKey: SigningKey().publicKey,
@@ -224,7 +238,7 @@ final class UnreachableHubState: @unchecked Sendable {
         try await Task.sleep(for: .milliseconds(200))   // both have a request hanging on the socket
     }
 
-    func commit() throws { try append.append() }
+    func commit() async throws { try await append.press() }
 
     func close() async {
         for task in tasks { task.cancel() }
