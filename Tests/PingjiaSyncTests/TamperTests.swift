@@ -134,7 +134,8 @@ import Testing
             try queue.close()
             let result = await drain(try device.pusher(baseURL: hub.url, batchRecords: 50))
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
-            #expect(reason.contains("400") || reason.contains("422"), "\(reason)")
+            // The kiosk finds the hole itself before sending: nothing of the broken segment leaves it.
+            #expect(reason.contains("seq 6 is missing from the outbox"), "\(reason)")
             #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 3, "the hub stored part of a broken batch")
             await hub.stop()
         }
