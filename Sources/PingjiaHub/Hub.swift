@@ -118,7 +118,8 @@ public final class Hub: Sendable {
             // Correctly signed yet internally broken: the device's own store is damaged or was
             // tampered with after signing. Worth an alarm, not only a refusal.
             if case let .chainBroken(seq, _) = problem {
-                try? await storage.raiseAlarm(deviceId: deviceId, kind: "chain-broken", seq: seq, detail: problem.description, at: now())
+                try? await storage.raiseAlarm(NewAlarm(deviceId: deviceId, kind: .chainBroken, seq: seq, detail: problem.description),
+                                              at: now())
             }
             logger.error("ALARM: batch refused, broken chain", metadata: ["device": "\(deviceId)", "problem": "\(problem)"])
             return .failure(Problem(type: Problem.Kind.chainBroken, title: "Broken chain", status: 422, detail: problem.description))

@@ -111,7 +111,7 @@ import Testing
             #expect(problem?.type == Problem.Kind.chainBroken)
             #expect(problem?.detail.contains("seq 5") == true, "\(String(describing: problem))")
             #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 3)
-            #expect(try await hub.storage.alarms().map(\.kind) == ["chain-broken"])
+            #expect(try await hub.storage.alarms().map(\.kind) == [.chainBroken])
             // The same batch again (a retry) is refused again but raises no second alarm.
             #expect(try await Self.post(batch, to: hub).0 == 422)
             #expect(try await hub.storage.alarms().count == 1)
@@ -166,7 +166,7 @@ import Testing
             guard case .deadLetter(let reason) = result else { Issue.record("expected dead letter, got \(result)"); return }
             #expect(reason.contains("seq-conflict"), "\(reason)")
             let alarms = try await hub.storage.alarms()
-            #expect(alarms.map(\.kind) == ["seq-conflict"])
+            #expect(alarms.map(\.kind) == [.seqConflict])
             #expect(alarms.first?.seq == 21)
             // The hub kept what it had: 30 records, chain intact.
             #expect(try await hub.storage.verifyChain(deviceId: device.deviceId) == .intact(count: 30, lastSeq: 30))
