@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "PingjiaConfig", targets: ["PingjiaConfig"]),
         .library(name: "PingjiaSyncProtocol", targets: ["PingjiaSyncProtocol"]),
         .library(name: "PingjiaSync", targets: ["PingjiaSync"]),
+        .library(name: "PingjiaHubCore", targets: ["PingjiaHubCore"]),
         .library(name: "PingjiaHub", targets: ["PingjiaHub"]),
         .library(name: "PingjiaKiosk", targets: ["PingjiaKiosk"]),
     ],
@@ -106,9 +107,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // The central server: ingest, verification, device registry, storage (SQL lives here).
+        // The hub's rules as plain Swift types, without a database or HTTP: ingest judging (more to
+        // move here, see docs/DESIGN.md). Tested in PingjiaHubCoreTests with no database.
+        .target(name: "PingjiaHubCore", dependencies: ["PingjiaCore", "PingjiaSyncProtocol"]),
+        // The central server: HTTP, the storage backends (SQL lives here) and the rules not yet in PingjiaHubCore.
         .target(name: "PingjiaHub", dependencies: [
-            "PingjiaCore", "PingjiaSyncProtocol", "PingjiaConfig", "PingjiaTOML",
+            "PingjiaHubCore", "PingjiaCore", "PingjiaSyncProtocol", "PingjiaConfig", "PingjiaTOML",
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -187,6 +191,8 @@ let package = Package(
         // The torture campaigns (TortureTests) and the installer's setup and self-test also run
         // a real `pingjia-hub`.
         .testTarget(name: "PingjiaUSBEmulatorTests", dependencies: ["pingjia", "pingjiad", "pingjia-hub"]),
+        // The hub's rules without a database.
+        .testTarget(name: "PingjiaHubCoreTests", dependencies: ["PingjiaHubCore", "PingjiaCore", "PingjiaSyncProtocol"]),
         .testTarget(name: "PingjiaSyncProtocolTests", dependencies: ["PingjiaSyncProtocol", "PingjiaCore"]),
         // Real HTTP over loopback, real SQLite on both sides (the hub on PostgreSQL too), and a
         // fault-injecting proxy between.

@@ -177,31 +177,3 @@ public struct ReportQuery: Sendable, Equatable {
 }
 
 /// Counts of one report group, as the database aggregated them.
-public struct ReportCounts: Sendable, Equatable, Codable {
-    /// The staff id, window, matter code or local date; "" for the whole range or a missing value.
-    public var key: String
-    public var ratings: Int
-    public var good: Int
-    public var basic: Int
-    public var badValid: Int
-    public var badMistaken: Int
-    public var badMalicious: Int
-    public var badUnverified: Int
-    public var unrated: Int
-    /// Valid 差评 whose citizen was called back (the case reached 回访).
-    public var followedUp: Int
-
-    public init(key: String, ratings: Int = 0, good: Int = 0, basic: Int = 0, badValid: Int = 0, badMistaken: Int = 0,
-                badMalicious: Int = 0, badUnverified: Int = 0, unrated: Int = 0, followedUp: Int = 0) {
-        self.key = key
-        self.ratings = ratings
-        self.good = good
-        self.basic = basic
-        self.badValid = badValid
-        self.badMistaken = badMistaken
-        self.badMalicious = badMalicious
-        self.badUnverified = badUnverified
-        self.unrated = unrated
-        self.followedUp = followedUp
-    }
-}

@@ -7,25 +7,29 @@ import PingjiaSyncProtocol
 
 /// The fleet's HTTP side: `POST /v1/devices/{id}/heartbeat` (docs/sync-protocol.md, "Heartbeat")
 /// and the fleet admin page.
-func registerFleetRoutes(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings, logger: Logger) {
+func registerFleetRoutes(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings, limits: DeviceRequestLimits,
+                         logger: Logger) {
     registerFleetAdminPage(on: router, hub: hub, settings: settings)
-    // A bucket of its own, so heartbeats never eat into the batches' allowance.
-    let limiter = RateLimiter(rate: settings.heartbeatsPerSecond, burst: settings.heartbeatBurst)
     let signatureHeader = HTTPField.Name(HeartbeatAuth.header)!
 
     router.post("/v1/devices/:id/heartbeat") { request, context -> Response in
         let deviceId = context.parameters.get("id") ?? ""
-        guard limiter.allow(deviceId) else {
-            return problem(Problem(type: Problem.Kind.rateLimited, title: "Too many requests", status: 429,
-                                   detail: "too many heartbeats from this device: send one a minute, and on change"))
-        }
+        if let refused = limits.refuseUnauthenticated(request) { return refused }
         var request = request
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: Hub.maxHeartbeatBytes) } catch {
-            return problem(Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413,
-                                   detail: "a heartbeat is at most \(Hub.maxHeartbeatBytes) bytes"))
+            return limits.refused(request, problem(Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413,
+                                                           detail: "a heartbeat is at most \(Hub.maxHeartbeatBytes) bytes")))
         }
-        switch await hub.heartbeat(deviceId: deviceId, signature: request.headers[signatureHeader], body: Array(buffer: body)) {
+        let bytes = Array(buffer: body)
+        if let denied = await hub.verifyHeartbeat(deviceId: deviceId, signature: request.headers[signatureHeader], body: bytes) {
+            return limits.refused(request, problem(denied))
+        }
+        guard limits.admitHeartbeat(deviceId) else {
+            return problem(Problem(type: Problem.Kind.rateLimited, title: "Too many requests", status: 429,
+                                   detail: "too many heartbeats from this device: send one a minute, and on change"))
+        }
+        switch await hub.recordHeartbeat(deviceId: deviceId, body: bytes) {
         case .success(let answer): return json(200, answer)
         case .failure(let failure): return problem(failure)
         }

@@ -10,17 +10,29 @@ extension Hub {
     /// Verifies and keeps one heartbeat; answers with the hub's time and the device's
     /// configuration version, signed.
     public func heartbeat(deviceId: String, signature: String?, body: [UInt8]) async -> Result<HeartbeatAnswer, Problem> {
+        if let problem = await verifyHeartbeat(deviceId: deviceId, signature: signature, body: body) { return .failure(problem) }
+        return await recordHeartbeat(deviceId: deviceId, body: body)
+    }
+
+    /// Nil when `body` is signed by the key of the active device `deviceId` (the request is
+    /// authenticated); else the problem to answer with.
+    public func verifyHeartbeat(deviceId: String, signature: String?, body: [UInt8]) async -> Problem? {
         let deviceKey: PublicKey
         switch await activeDeviceKey(deviceId) {
         case .success(let key): deviceKey = key
-        case .failure(let problem): return .failure(problem)
+        case .failure(let problem): return problem
         }
         // The signature first: nothing of an unsigned body is read.
         guard HeartbeatAuth.verify(deviceId: deviceId, body: body, header: signature, key: deviceKey) else {
             logger.warning("heartbeat with a bad signature", metadata: ["device": "\(deviceId)"])
-            return .failure(Problem(type: Problem.Kind.badSignature, title: "Bad signature", status: 401,
-                                    detail: "the \(HeartbeatAuth.header) header is not this device's signature over the body"))
+            return Problem(type: Problem.Kind.badSignature, title: "Bad signature", status: 401,
+                           detail: "the \(HeartbeatAuth.header) header is not this device's signature over the body")
         }
+        return nil
+    }
+
+    /// Keeps a heartbeat whose signature `verifyHeartbeat` accepted.
+    public func recordHeartbeat(deviceId: String, body: [UInt8]) async -> Result<HeartbeatAnswer, Problem> {
         let heartbeat: Heartbeat
         do {
             heartbeat = try JSONDecoder().decode(Heartbeat.self, from: Data(body))
@@ -40,21 +52,23 @@ extension Hub {
                                                                         clockOffsetMs: offset))
         } catch {
             logger.error("heartbeat not stored", metadata: ["device": "\(deviceId)", "error": "\(error)"])
-            return .failure(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503,
-                                    detail: "the hub could not store the heartbeat; retry later"))
+            return .failure(.storageUnavailable("the hub could not store the heartbeat; retry later"))
         }
         if outcome == .stale {
             return .failure(Problem(type: "stale-heartbeat", title: "Stale heartbeat", status: 409,
                                     detail: "boot \(heartbeat.bootId) already sent sequence \(heartbeat.sequence) or a later one"))
         }
         await noteHeartbeatConfig(deviceId: deviceId, heartbeat, at: receivedAt)
+        // The configuration version the hub holds for the device (nil: none). Unreadable, the
+        // answer would wrongly say "none": a 503 instead, and the device sends again.
+        let configVersion: Int?
+        do { configVersion = try await storage.configVersion(deviceId: deviceId) } catch {
+            logger.error("configuration version unreadable", metadata: ["device": "\(deviceId)", "error": "\(error)"])
+            return .failure(.storageUnavailable("the hub cannot read its database right now; retry later"))
+        }
         return .success(HeartbeatAnswer(deviceId: deviceId, sequence: heartbeat.sequence, serverTime: WireTime.format(receivedAt),
-                                        configVersion: await heartbeatConfigVersion(deviceId: deviceId), key: key))
+                                        configVersion: configVersion, key: key))
     }
-
-    /// The configuration version the hub holds for a device, sent back with each heartbeat
-    /// answer (nil: the hub holds none). Remote configuration answers this.
-    func heartbeatConfigVersion(deviceId: String) async -> Int? { (try? await storage.configVersion(deviceId: deviceId)) ?? nil }
 }
 
 /// When a device needs attention. Defaults here; `pingjia-hub serve` takes each as a flag

@@ -51,9 +51,15 @@ public final class Hub: Sendable {
 
     /// The enrolled key of an active device, or the problem to answer with (unknown 404, revoked
     /// 403): every signed request of a device (batches, heartbeats, configuration) starts here.
+    /// A storage failure is never an answer about the device: it is a 503 the device retries
+    /// (a kiosk dead-letters on a definitive refusal, so a database outage must not look like one).
     func activeDeviceKey(_ deviceId: String) async -> Result<PublicKey, Problem> {
-        guard let device: DeviceEntry = (try? await storage.device(id: deviceId)) ?? nil, let keyText = device.publicKey,
-              let deviceKey = PublicKey(base64: keyText) else {
+        let found: DeviceEntry?
+        do { found = try await storage.device(id: deviceId) } catch {
+            logger.error("device lookup failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
+            return .failure(.storageUnavailable("the hub cannot read its database right now; retry later"))
+        }
+        guard let device = found, let keyText = device.publicKey, let deviceKey = PublicKey(base64: keyText) else {
             return .failure(Problem(type: Problem.Kind.unknownDevice, title: "Unknown device", status: 404,
                                     detail: "no enrolled device '\(deviceId)' on this hub: enroll it with `pingjia enroll`"))
         }
@@ -68,6 +74,16 @@ public final class Hub: Sendable {
 
     /// Verifies and stores one batch. Returns the receipt, or a `Problem` saying what to do.
     public func ingest(deviceId: String, idempotencyKey: String?, body: [UInt8]) async -> Result<Receipt, Problem> {
+        switch await verifyBatch(deviceId: deviceId, idempotencyKey: idempotencyKey, body: body) {
+        case .success(let verified): await store(verified)
+        case .failure(let problem): .failure(problem)
+        }
+    }
+
+    /// The checks that need no write: the device is enrolled and active, the body is a batch
+    /// signed by its key, and the batch's own chain holds. A success authenticates the request
+    /// (the HTTP side charges the device's rate limit only then).
+    public func verifyBatch(deviceId: String, idempotencyKey: String?, body: [UInt8]) async -> Result<VerifiedBatch, Problem> {
         let deviceKey: PublicKey
         switch await activeDeviceKey(deviceId) {
         case .success(let key): deviceKey = key
@@ -102,17 +118,24 @@ public final class Hub: Sendable {
             // Correctly signed yet internally broken: the device's own store is damaged or was
             // tampered with after signing. Worth an alarm, not only a refusal.
             if case let .chainBroken(seq, _) = problem {
-                try? await storage.raiseAlarm(deviceId: deviceId, kind: "chain-broken", seq: seq, detail: problem.description, at: now())
+                try? await storage.raiseAlarm(NewAlarm(deviceId: deviceId, kind: .chainBroken, seq: seq, detail: problem.description),
+                                              at: now())
             }
             logger.error("ALARM: batch refused, broken chain", metadata: ["device": "\(deviceId)", "problem": "\(problem)"])
             return .failure(Problem(type: Problem.Kind.chainBroken, title: "Broken chain", status: 422, detail: problem.description))
         }
         let receivedAt = now()
         let offset = WireTime.parse(batch.sentAt).map { Int64(($0.timeIntervalSince(receivedAt) * 1000).rounded()) }
-        let verified = VerifiedBatch(deviceId: deviceId, idempotencyKey: idempotencyKey,
-                                     requestDigest: batch.segmentDigest, fromSeq: batch.fromSeq,
-                                     prevHash: ChainHash(hex: batch.prevHash) ?? .genesis, records: records,
-                                     receivedAt: receivedAt, clockOffsetMs: offset)
+        return .success(VerifiedBatch(deviceId: deviceId, idempotencyKey: idempotencyKey,
+                                      requestDigest: batch.segmentDigest, fromSeq: batch.fromSeq,
+                                      prevHash: ChainHash(hex: batch.prevHash) ?? .genesis, records: records,
+                                      receivedAt: receivedAt, clockOffsetMs: offset))
+    }
+
+    /// Judges a verified batch against what the hub holds and stores what is new (one transaction).
+    public func store(_ verified: VerifiedBatch) async -> Result<Receipt, Problem> {
+        let deviceId = verified.deviceId, idempotencyKey = verified.idempotencyKey
+        let fromSeq = verified.fromSeq, toSeq = fromSeq + UInt64(max(verified.records.count, 1)) - 1
         let outcome: IngestOutcome
         do {
             let key = self.key
@@ -121,19 +144,18 @@ public final class Hub: Sendable {
             }
         } catch {
             logger.error("ingest failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
-            return .failure(Problem(type: Problem.Kind.internalError, title: "Storage error", status: 503,
-                                    detail: "the hub could not store the batch; retry later"))
+            return .failure(.storageUnavailable("the hub could not store the batch; retry later"))
         }
         switch outcome {
         case let .accepted(receipt, newRecords):
-            logger.debug("batch stored", metadata: ["device": "\(deviceId)", "from": "\(batch.fromSeq)", "to": "\(batch.toSeq)",
+            logger.debug("batch stored", metadata: ["device": "\(deviceId)", "from": "\(fromSeq)", "to": "\(toSeq)",
                                                     "new": "\(newRecords)"])
             return .success(receipt)
         case let .replayed(receipt):
             return .success(receipt)
         case let .gap(expected):
             return .failure(Problem(type: Problem.Kind.gap, title: "Gap in the chain", status: 409,
-                                    detail: "the batch starts at seq \(batch.fromSeq) but the hub expects seq \(expected): resend from there",
+                                    detail: "the batch starts at seq \(fromSeq) but the hub expects seq \(expected): resend from there",
                                     expectedSeq: expected))
         case let .conflict(seq, detail):
             logger.critical("ALARM: a seq the hub holds arrived with another hash", metadata: ["device": "\(deviceId)", "seq": "\(seq)",
@@ -180,5 +202,13 @@ public enum EnrollmentCode {
 
     static func digest(_ code: String) -> [UInt8] {
         Array(SHA256.hash(data: Array((normalize(code) ?? code).utf8)))
+    }
+}
+
+extension Problem {
+    /// The hub's database failed (down, locked, unreachable): never an answer about the device.
+    /// `503` with `Retry-After` (`problem(_:)` adds it); the device retries with backoff.
+    static func storageUnavailable(_ detail: String) -> Problem {
+        Problem(type: Problem.Kind.internalError, title: "Storage unavailable", status: 503, detail: detail)
     }
 }

@@ -12,9 +12,21 @@ public struct HubSettings: Sendable {
     public var port = 8780
     /// Largest request body accepted; a device sizes its batches below this.
     public var maxBodyBytes = 4 * 1024 * 1024
-    /// Per device: sustained requests per second and the burst allowed above it.
-    public var requestsPerSecond = 20.0
-    public var burst = 40.0
+    /// Per device, counted once a request is authenticated (signed by the device's key): batches
+    /// and configuration requests a second, sustained, and the burst above it. Generous: a kiosk
+    /// draining a backlog of a million ratings sends some 70 batches a second, and only the
+    /// device's own key can spend this allowance.
+    public var requestsPerSecond = 200.0
+    public var burst = 400.0
+    /// Per client address (the connection's peer, or `clientAddressHeader`): device requests the
+    /// hub refused before they were authenticated (unknown device, bad signature, malformed,
+    /// too large) a second, and the burst above it. An address that used up its allowance gets
+    /// 429 before the hub reads or looks anything up; authenticated devices never spend it.
+    public var refusalsPerSecond = 1.0
+    public var refusalBurst = 30.0
+    /// Most buckets one limit keeps; idle buckets (full again) are dropped first, and beyond
+    /// this strangers share one bucket, so memory stays bounded whatever ids or addresses arrive.
+    public var rateLimitBuckets = 10_000
     /// A connection that sends nothing (no new request, or no further part of the one being read)
     /// for this long is closed, so slow or stalled clients cannot hold sockets open.
     public var idleTimeoutSeconds = 30
@@ -31,7 +43,7 @@ public struct HubSettings: Sendable {
     public var loginsPerMinutePerUser = 2.0
     /// 差评 case deadlines and the working-day calendar (`hub/workflow.toml`).
     public var workflow = CaseWorkflowConfig.empty
-    /// Per device: heartbeats a second sustained, and the burst above it (a change sends one at once).
+    /// Per device, once authenticated: heartbeats a second sustained, and the burst above it (a change sends one at once).
     public var heartbeatsPerSecond = 0.2
     public var heartbeatBurst = 10.0
 
@@ -45,7 +57,9 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     let router = Router()
     router.add(middleware: HubProblemMiddleware(logger: logger))
-    let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
+    // Enrollment is not per device: one bucket for all, at the rate a hall's installers need.
+    let enrollLimiter = RateLimiter(rate: 20, burst: 40, maxBuckets: 1)
+    let limits = DeviceRequestLimits(settings: settings)
     let maxBody = settings.maxBodyBytes
 
     router.get("/healthz") { _, _ -> Response in
@@ -56,7 +70,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
         var request = request
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: 64 * 1024) } catch { return tooLarge(64 * 1024) }
-        guard limiter.allow("enroll") else { return rateLimited() }
+        guard enrollLimiter.allow("enroll") else { return rateLimited() }
         let enroll: EnrollRequest
         do {
             enroll = try JSONDecoder().decode(EnrollRequest.self, from: Data(buffer: body))
@@ -85,14 +99,18 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
 
     router.post("/v1/devices/:id/batches") { request, context -> Response in
         let deviceId = context.parameters.get("id") ?? ""
-        guard limiter.allow(deviceId) else { return rateLimited() }
+        if let refused = limits.refuseUnauthenticated(request) { return refused }
         var request = request
         let body: ByteBuffer
-        do { body = try await request.collectBody(upTo: maxBody) } catch { return tooLarge(maxBody) }
+        do { body = try await request.collectBody(upTo: maxBody) } catch { return limits.refused(request, tooLarge(maxBody)) }
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
-        let bytes = Array(buffer: body)
-        let result = await hub.ingest(deviceId: deviceId, idempotencyKey: key, body: bytes)
-        switch result {
+        let verified: VerifiedBatch
+        switch await hub.verifyBatch(deviceId: deviceId, idempotencyKey: key, body: Array(buffer: body)) {
+        case .success(let batch): verified = batch
+        case .failure(let failure): return limits.refused(request, problem(failure))
+        }
+        guard limits.admit(deviceId) else { return rateLimited() }
+        switch await hub.store(verified) {
         case .success(let receipt): return json(200, receipt)
         case .failure(let failure): return problem(failure)
         }
@@ -136,8 +154,8 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
 
     registerPhoneRoutes(on: router, hub: hub, settings: settings, logger: logger)
     registerCaseRoutes(on: router, hub: hub, settings: settings, logger: logger)
-    registerFleetRoutes(on: router, hub: hub, settings: settings, logger: logger)
-    registerRemoteConfigRoutes(on: router, hub: hub, settings: settings, logger: logger)
+    registerFleetRoutes(on: router, hub: hub, settings: settings, limits: limits, logger: logger)
+    registerRemoteConfigRoutes(on: router, hub: hub, settings: settings, limits: limits, logger: logger)
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true
@@ -170,12 +188,18 @@ func json<T: Encodable>(_ status: Int, _ value: T) -> Response {
                     body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
+/// `Retry-After` of a 503 (the hub's database unavailable).
+let storageRetryAfterSeconds = 5
+
 func problem(_ problem: Problem) -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     let data = (try? encoder.encode(problem)) ?? Data("{}".utf8)
     var headers: HTTPFields = [.contentType: "application/problem+json; charset=utf-8"]
+    // 429: the bucket refills within a second. 503: the database is down or locked; the device
+    // backs off from here (doubling) until it is back.
     if problem.status == 429 { headers[.retryAfter] = "1" }
+    if problem.status == 503 { headers[.retryAfter] = "\(storageRetryAfterSeconds)" }
     return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
@@ -184,32 +208,8 @@ private func tooLarge(_ limit: Int) -> Response {
                     detail: "the body exceeds \(limit) bytes: send fewer records per batch"))
 }
 
-private func rateLimited() -> Response {
+func rateLimited() -> Response {
     problem(Problem(type: Problem.Kind.rateLimited, title: "Too many requests", status: 429,
                     detail: "too many requests from this device: slow down and retry after the Retry-After delay"))
 }
 
-/// A token bucket per key (device id): `rate` tokens a second, at most `burst` saved up.
-final class RateLimiter: @unchecked Sendable {
-    private let rate: Double
-    private let burst: Double
-    private let lock = NSLock()
-    private var buckets: [String: (tokens: Double, at: TimeInterval)] = [:]
-
-    init(rate: Double, burst: Double) {
-        self.rate = rate
-        self.burst = burst
-    }
-
-    func allow(_ key: String, now: TimeInterval = ProcessInfo.processInfo.systemUptime) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        var bucket = buckets[key] ?? (burst, now)
-        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
-        bucket.at = now
-        let allowed = bucket.tokens >= 1
-        if allowed { bucket.tokens -= 1 }
-        buckets[key] = bucket
-        return allowed
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import PingjiaCore
+@_exported import PingjiaHubCore
 import PingjiaSyncProtocol
 
 /// Where the hub keeps devices, records, batches and alarms. SQLite (`SQLiteHubStorage`) is the
@@ -17,7 +18,8 @@ public protocol HubStorage: Sendable, PhoneRatingStorage, CaseStorage, FleetStor
     func devices() async throws(HubError) -> [DeviceEntry]
     func device(id: String) async throws(HubError) -> DeviceEntry?
     /// Judges a batch whose signature and inner chain are already verified against what the hub
-    /// holds, and stores what is new, in one transaction. `sign` makes the receipt inside it.
+    /// holds (`IngestRules.judge`), and stores what is new, in one transaction that locks the
+    /// device. `sign` makes the receipt inside it.
     func ingest(_ batch: VerifiedBatch, sign: @Sendable (UInt64, ChainHash, String) -> Receipt) async throws(HubError) -> IngestOutcome
     /// Every stored (seq, hash) of a device, in seq order.
     func chain(deviceId: String) async throws(HubError) -> [(seq: UInt64, hash: ChainHash)]
@@ -25,7 +27,7 @@ public protocol HubStorage: Sendable, PhoneRatingStorage, CaseStorage, FleetStor
     func verifyChain(deviceId: String) async throws(HubError) -> ChainVerification
     func alarms() async throws(HubError) -> [Alarm]
     /// Records an alarm found outside `ingest` (a correctly signed batch whose own chain is broken).
-    func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) async throws(HubError)
+    func raiseAlarm(_ alarm: NewAlarm, at: Date) async throws(HubError)
     /// Export feed: records after `cursor`, in the order they were received.
     func exportRecords(after cursor: Int64, limit: Int) async throws(HubError) -> [ExportedRecord]
     func exportCursor(consumer: String) async throws(HubError) -> Int64
@@ -51,39 +53,6 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
     public let lastBatchAt: String?
     /// Set for a device in pull mode: the base URL of its sync endpoints.
     public let pullURL: String?
-}
-
-/// A batch that passed `Batch.verify` for the device's enrolled key.
-public struct VerifiedBatch: Sendable {
-    public let deviceId: String
-    public let idempotencyKey: String
-    /// `Batch.segmentDigest`: a reused Idempotency-Key for another chain segment is refused.
-    public let requestDigest: [UInt8]
-    public let fromSeq: UInt64
-    public let prevHash: ChainHash
-    public let records: [RatingRecord]
-    public let receivedAt: Date
-    public let clockOffsetMs: Int64?
-}
-
-public enum IngestOutcome: Sendable, Equatable {
-    /// Stored (or already held); the receipt covers the device's chain through the hub's head.
-    case accepted(Receipt, newRecords: Int)
-    /// The same Idempotency-Key was seen before: the original receipt.
-    case replayed(Receipt)
-    /// The batch starts after the hub's head: resend from `expectedSeq`.
-    case gap(expectedSeq: UInt64)
-    /// A seq the hub holds arrives with another hash (or the chain forks): refused and alarmed.
-    case conflict(seq: UInt64, detail: String)
-    case idempotencyKeyReused
-}
-
-public struct Alarm: Sendable, Equatable, Codable {
-    public let at: String
-    public let deviceId: String
-    public let kind: String
-    public let seq: UInt64?
-    public let detail: String
 }
 
 public enum ChainVerification: Sendable, Equatable {

@@ -26,8 +26,15 @@ func registerPhoneRoutes(on router: Router<BasicRequestContext>, hub: Hub, setti
 
     router.get("/r/:device/:staff/photo") { _, context -> Response in
         let (deviceId, staffId) = (context.parameters.get("device") ?? "", context.parameters.get("staff") ?? "")
-        guard let device = try? await hub.storage.device(id: deviceId), device.status == .active,
-              let photo = try? await hub.storage.staffPhoto(hall: device.hall, staffId: staffId) else {
+        let found: StaffPhoto?
+        do {
+            let device = try await hub.storage.device(id: deviceId)
+            found = device?.status == .active ? try await hub.storage.staffPhoto(hall: device!.hall, staffId: staffId) : nil
+        } catch {
+            logger.error("staff photo unreadable", metadata: ["device": "\(deviceId)", "error": "\(error)"])
+            return PhoneHTML.response(503, PhoneHTML.refusalPage(.of(.unavailable)), retryAfter: true)
+        }
+        guard let photo = found else {
             return PhoneHTML.response(404, PhoneHTML.refusalPage(.of(.unknownStaff)))
         }
         return Response(status: .ok, headers: [.contentType: photo.contentType, .cacheControl: "private, max-age=300"],

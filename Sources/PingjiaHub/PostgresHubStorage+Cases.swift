@@ -1,4 +1,5 @@
 import Foundation
+import PingjiaCore
 import PingjiaSyncProtocol
 import PostgresNIO
 
@@ -337,7 +338,6 @@ extension PostgresHubStorage: CaseStorage {
         let from = query.from, to = query.to, hall = query.hall
         guard let (lower, upper) = query.textBounds else { throw .invalid("report dates must be YYYY-MM-DD: \(from), \(to)") }
         return try await read("computing a report") { connection in
-            var rows: [ReportCounts] = []
             let sql: PostgresQuery = """
                 WITH items AS (
                     SELECT \(unescaped: key) AS k, r.kind AS kind, r.code AS code, c.verdict AS verdict, c.follow_up_result AS follow_up
@@ -355,26 +355,16 @@ extension PostgresHubStorage: CaseStorage {
                     FROM phone_rating p LEFT JOIN bad_case c ON c.source = 'phone' AND c.rating_id = p.rating_id
                     WHERE \(unescaped: phoneDay)::date BETWEEN \(from)::date AND \(to)::date
                         AND (\(hall)::text IS NULL OR p.hall = \(hall)))
-                SELECT k,
-                    count(*) FILTER (WHERE kind = 'rating'),
-                    count(*) FILTER (WHERE kind = 'rating' AND code IN (1, 2)),
-                    count(*) FILTER (WHERE kind = 'rating' AND code = 3),
-                    count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'valid'),
-                    count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'mistaken'),
-                    count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'malicious'),
-                    count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict IS NULL),
-                    count(*) FILTER (WHERE kind = 'unrated'),
-                    count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'valid' AND follow_up IS NOT NULL)
-                FROM items GROUP BY k ORDER BY k COLLATE "C"
+                SELECT k, kind, code::int8, verdict, follow_up IS NOT NULL, count(*)
+                FROM items GROUP BY 1, 2, 3, 4, 5
                 """
-            for try await row in try await connection.query(sql, logger: self.logger) {
-                let c = row.makeRandomAccess()
-                func n(_ index: Int) throws -> Int { Int(try c[index].decode(Int64.self)) }
-                rows.append(ReportCounts(key: try c[0].decode(String.self), ratings: try n(1), good: try n(2), basic: try n(3),
-                                         badValid: try n(4), badMistaken: try n(5), badMalicious: try n(6),
-                                         badUnverified: try n(7), unrated: try n(8), followedUp: try n(9)))
+            var cells: [ReportCell] = []
+            for try await (k, kind, code, verdict, followedUp, n) in try await connection.query(sql, logger: self.logger)
+                .decode((String, String, Int64, String?, Bool, Int64).self) {
+                cells.append(ReportCell(key: k, kind: RecordKind(rawValue: kind) ?? .rating, code: Int(code),
+                                        verdict: verdict.flatMap(Verdict.init(rawValue:)), followedUp: followedUp, count: Int(n)))
             }
-            return rows
+            return ReportFolding.fold(cells)
         }
     }
 

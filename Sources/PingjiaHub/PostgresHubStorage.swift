@@ -441,98 +441,107 @@ public final class PostgresHubStorage: HubStorage {
 
     public func ingest(_ batch: VerifiedBatch, sign: @Sendable (UInt64, ChainHash, String) -> Receipt) async throws(HubError) -> IngestOutcome {
         let receivedAt = WireTime.format(batch.receivedAt)
-        let deviceId = batch.deviceId
         return try await transaction("ingesting a batch") { connection -> IngestOutcome in
             // The chain head, locked: another instance ingesting this device waits here until we commit,
-            // then reads the head we left. Everything below is judged against a head nobody can move.
-            var found: (Int64, String)?
-            for try await row in try await connection.query(
-                "SELECT last_seq, encode(head_hash, 'hex') FROM device WHERE device_id = \(deviceId) FOR UPDATE",
-                logger: self.logger).decode((Int64, String).self) {
-                found = row
+            // then reads the head we left. Everything is judged against a head nobody can move.
+            guard let (head, headHash) = try await self.lockedHead(connection, deviceId: batch.deviceId) else {
+                throw HubError.unknownDevice(batch.deviceId)
             }
-            guard let found else { throw HubError.unknownDevice(deviceId) }
-            var head = UInt64(found.0)
-            var headHash = ChainHash(hex: found.1) ?? .genesis
-
-            for try await (digest, receiptText) in try await connection.query(
-                "SELECT encode(request_digest, 'hex'), receipt FROM batch WHERE device_id = \(deviceId) AND idempotency_key = \(batch.idempotencyKey)",
-                logger: self.logger).decode((String, String).self) {
-                guard digest == Self.hex(batch.requestDigest) else { return .idempotencyKeyReused }
-                return .replayed(try JSONDecoder().decode(Receipt.self, from: Data(receiptText.utf8)))
+            var held: [UInt64: ChainHash] = [:]
+            if let seqs = IngestRules.heldRange(batch, head: head) { held = try await self.heldHashes(connection, batch.deviceId, seqs) }
+            let facts = IngestFacts(head: head, headHash: headHash, seen: try await self.seenBatch(connection, batch), held: held)
+            switch try IngestRules.judge(batch, facts) {
+            case .answer(let outcome):
+                return outcome
+            case let .alarm(alarm, outcome):
+                try await self.insertAlarm(connection, at: receivedAt, alarm)
+                return outcome
+            case let .append(records, head, headHash):
+                try await self.insertRecords(connection, deviceId: batch.deviceId, records, receivedAt: receivedAt)
+                let receipt = sign(head, headHash, receivedAt)
+                try await self.moveHead(connection, batch, head: head, headHash: headHash, receivedAt: receivedAt)
+                try await self.insertBatch(connection, batch, receivedAt: receivedAt, receipt: receipt)
+                return .accepted(receipt, newRecords: records.count)
             }
-            if batch.fromSeq > head + 1 { return .gap(expectedSeq: head + 1) }
-
-            // Records the hub already holds must be the very same records.
-            let held = batch.records.filter { $0.seq <= head }
-            if let first = held.first, let last = held.last {
-                var stored: [UInt64: String] = [:]
-                for try await (seq, hash) in try await connection.query("""
-                    SELECT seq, encode(hash, 'hex') FROM record
-                    WHERE device_id = \(deviceId) AND seq BETWEEN \(Int64(first.seq)) AND \(Int64(last.seq))
-                    """, logger: self.logger).decode((Int64, String).self) {
-                    stored[UInt64(seq)] = hash
-                }
-                for record in held where stored[record.seq] != record.hash.hex {
-                    let detail = "seq \(record.seq) arrived with hash \(record.hash.hex), but the hub holds "
-                        + (stored[record.seq] ?? "no record") + " for it; the stored record is kept"
-                    try await self.insertAlarm(connection, at: receivedAt, deviceId: deviceId, kind: "seq-conflict", seq: record.seq, detail: detail)
-                    return .conflict(seq: record.seq, detail: detail)
-                }
-            }
-            // The first new record must join the hub's head.
-            if let first = batch.records.first(where: { $0.seq == head + 1 }), first.prevHash != headHash {
-                let detail = "seq \(first.seq) has prevHash \(first.prevHash.hex), but the hub's head (seq \(head)) is \(headHash.hex): the device's chain forked"
-                try await self.insertAlarm(connection, at: receivedAt, deviceId: deviceId, kind: "chain-fork", seq: first.seq, detail: detail)
-                return .conflict(seq: first.seq, detail: detail)
-            }
-            let new = batch.records.filter { $0.seq > head }
-            if let last = new.last {
-                let rows = String(decoding: try Self.rowEncoder.encode(new.map(Self.newRow)), as: UTF8.self)
-                // Export cursors in commit order: held to commit, this lock makes every later
-                // cursor belong to a later commit (the device row lock is always taken first).
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.exportLock), 0)", logger: self.logger)
-                try await connection.query("""
-                    INSERT INTO record (device_id, seq, ingest_id, id, kind, refers_to, staff_id, window_id, matter_code, case_no,
-                        channel, scale, level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, received_at)
-                    SELECT \(deviceId), r.seq, nextval('record_ingest_id'), r.id, r.kind, r.refers_to, r.staff_id, r.window_id,
-                        r.matter_code, r.case_no, r.channel, r.scale, r.level, r.code, r.reasons, r.comment, r.rated_at,
-                        r.monotonic_ns, r.flags, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex'), \(receivedAt)
-                    FROM (SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(
-                            seq bigint, id uuid, kind text, refers_to text, staff_id text, window_id text, matter_code text,
-                            case_no text, channel text, scale text, level integer, code integer, reasons text[], comment text,
-                            rated_at text, monotonic_ns bigint, flags text[], prev_hash text, hash text)
-                          ORDER BY seq) AS r
-                    """, logger: self.logger)
-                head = last.seq
-                headHash = last.hash
-            }
-            let receipt = sign(head, headHash, receivedAt)
-            let receiptText = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
-            try await connection.query("""
-                UPDATE device SET last_seq = \(Int64(head)), head_hash = decode(\(headHash.hex), 'hex'),
-                    clock_offset_ms = coalesce(\(batch.clockOffsetMs), clock_offset_ms), last_batch_at = \(receivedAt)
-                WHERE device_id = \(deviceId)
-                """, logger: self.logger)
-            try await connection.query("""
-                INSERT INTO batch (device_id, idempotency_key, request_digest, from_seq, to_seq, received_at, clock_offset_ms, receipt)
-                VALUES (\(deviceId), \(batch.idempotencyKey), decode(\(Self.hex(batch.requestDigest)), 'hex'), \(Int64(batch.fromSeq)),
-                        \(Int64(batch.records.last?.seq ?? batch.fromSeq)), \(receivedAt), \(batch.clockOffsetMs), \(receiptText))
-                """, logger: self.logger)
-            return .accepted(receipt, newRecords: new.count)
         }
     }
 
-    public func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) async throws(HubError) {
+    func lockedHead(_ connection: PostgresConnection, deviceId: String) async throws -> (UInt64, ChainHash)? {
+        for try await (seq, hash) in try await connection.query(
+            "SELECT last_seq, encode(head_hash, 'hex') FROM device WHERE device_id = \(deviceId) FOR UPDATE",
+            logger: logger).decode((Int64, String).self) {
+            return (UInt64(seq), ChainHash(hex: hash) ?? .genesis)
+        }
+        return nil
+    }
+
+    func seenBatch(_ connection: PostgresConnection, _ batch: VerifiedBatch) async throws -> (requestDigest: [UInt8], receipt: String)? {
+        for try await (digest, receipt) in try await connection.query(
+            "SELECT encode(request_digest, 'hex'), receipt FROM batch WHERE device_id = \(batch.deviceId) AND idempotency_key = \(batch.idempotencyKey)",
+            logger: logger).decode((String, String).self) {
+            return (Self.bytes(hex: digest), receipt)
+        }
+        return nil
+    }
+
+    func heldHashes(_ connection: PostgresConnection, _ deviceId: String, _ seqs: ClosedRange<UInt64>) async throws -> [UInt64: ChainHash] {
+        var held: [UInt64: ChainHash] = [:]
+        for try await (seq, hash) in try await connection.query("""
+            SELECT seq, encode(hash, 'hex') FROM record
+            WHERE device_id = \(deviceId) AND seq BETWEEN \(Int64(seqs.lowerBound)) AND \(Int64(seqs.upperBound))
+            """, logger: logger).decode((Int64, String).self) {
+            held[UInt64(seq)] = ChainHash(hex: hash)
+        }
+        return held
+    }
+
+    func insertRecords(_ connection: PostgresConnection, deviceId: String, _ records: [RatingRecord], receivedAt: String) async throws {
+        guard !records.isEmpty else { return }
+        let rows = String(decoding: try Self.rowEncoder.encode(records.map(Self.newRow)), as: UTF8.self)
+        // Export cursors in commit order: held to commit, this lock makes every later
+        // cursor belong to a later commit (the device row lock is always taken first).
+        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.exportLock), 0)", logger: logger)
+        try await connection.query("""
+            INSERT INTO record (device_id, seq, ingest_id, id, kind, refers_to, staff_id, window_id, matter_code, case_no,
+                channel, scale, level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, received_at)
+            SELECT \(deviceId), r.seq, nextval('record_ingest_id'), r.id, r.kind, r.refers_to, r.staff_id, r.window_id,
+                r.matter_code, r.case_no, r.channel, r.scale, r.level, r.code, r.reasons, r.comment, r.rated_at,
+                r.monotonic_ns, r.flags, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex'), \(receivedAt)
+            FROM (SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(
+                    seq bigint, id uuid, kind text, refers_to text, staff_id text, window_id text, matter_code text,
+                    case_no text, channel text, scale text, level integer, code integer, reasons text[], comment text,
+                    rated_at text, monotonic_ns bigint, flags text[], prev_hash text, hash text)
+                  ORDER BY seq) AS r
+            """, logger: logger)
+    }
+
+    func moveHead(_ connection: PostgresConnection, _ batch: VerifiedBatch, head: UInt64, headHash: ChainHash,
+                  receivedAt: String) async throws {
+        try await connection.query("""
+            UPDATE device SET last_seq = \(Int64(head)), head_hash = decode(\(headHash.hex), 'hex'),
+                clock_offset_ms = coalesce(\(batch.clockOffsetMs), clock_offset_ms), last_batch_at = \(receivedAt)
+            WHERE device_id = \(batch.deviceId)
+            """, logger: logger)
+    }
+
+    func insertBatch(_ connection: PostgresConnection, _ batch: VerifiedBatch, receivedAt: String, receipt: Receipt) async throws {
+        let receiptText = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
+        try await connection.query("""
+            INSERT INTO batch (device_id, idempotency_key, request_digest, from_seq, to_seq, received_at, clock_offset_ms, receipt)
+            VALUES (\(batch.deviceId), \(batch.idempotencyKey), decode(\(Self.hex(batch.requestDigest)), 'hex'), \(Int64(batch.fromSeq)),
+                    \(Int64(batch.toSeq)), \(receivedAt), \(batch.clockOffsetMs), \(receiptText))
+            """, logger: logger)
+    }
+
+    public func raiseAlarm(_ alarm: NewAlarm, at: Date) async throws(HubError) {
         try await transaction("recording an alarm") { connection in
-            try await self.insertAlarm(connection, at: WireTime.format(at), deviceId: deviceId, kind: kind, seq: seq, detail: detail)
+            try await self.insertAlarm(connection, at: WireTime.format(at), alarm)
         }
     }
 
     /// One alarm per problem: a device retrying the same refused batch does not raise it again.
-    func insertAlarm(_ connection: PostgresConnection, at: String, deviceId: String, kind: String, seq: UInt64?,
-                             detail: String) async throws {
-        let seq = seq.map { Int64($0) }
+    func insertAlarm(_ connection: PostgresConnection, at: String, _ alarm: NewAlarm) async throws {
+        let (deviceId, kind, seq, detail) = (alarm.deviceId, alarm.kind.rawValue, alarm.seq.map { Int64($0) }, alarm.detail)
         try await connection.query("""
             INSERT INTO alarm (at, device_id, kind, seq, detail)
             SELECT \(at), \(deviceId), \(kind), \(seq), \(detail) WHERE NOT EXISTS (
@@ -601,7 +610,7 @@ public final class PostgresHubStorage: HubStorage {
             for try await (at, deviceId, kind, seq, detail) in try await connection.query(
                 "SELECT at, device_id, kind, seq, detail FROM alarm ORDER BY id", logger: self.logger
             ).decode((String, String, String, Int64?, String).self) {
-                alarms.append(Alarm(at: at, deviceId: deviceId, kind: kind, seq: seq.map { UInt64($0) }, detail: detail))
+                alarms.append(Alarm(at: at, deviceId: deviceId, kind: AlarmKind(rawValue: kind), seq: seq.map { UInt64($0) }, detail: detail))
             }
             return alarms
         }
@@ -649,6 +658,17 @@ public final class PostgresHubStorage: HubStorage {
                 ON CONFLICT (consumer) DO UPDATE SET acked_through = greatest(export_cursor.acked_through, excluded.acked_through)
                 """, logger: self.logger)
         }
+    }
+
+    static func bytes(hex: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), next > index {
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return [] }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

@@ -9,8 +9,8 @@ import PingjiaSyncProtocol
 /// device), `POST /v1/devices/{id}/config/result` (applied or refused, and why) and `GET
 /// /v1/devices/{id}/roster` (the hall's roster, signed; 404 `no-roster`). All signed by the
 /// device key (`DeviceAuth`).
-func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings, logger: Logger) {
-    let limiter = RateLimiter(rate: settings.requestsPerSecond, burst: settings.burst)
+func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub, settings: HubSettings, limits: DeviceRequestLimits,
+                                logger: Logger) {
     RemoteConfigPage(auth: AdminAuth(hub: hub, settings: settings)).register(on: router)
 
     /// A GET the device signs (`DeviceAuth`): limited per device, refused unless the signature
@@ -19,12 +19,13 @@ func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub
                          answer: @escaping @Sendable (_ deviceId: String, _ request: Request) async throws -> Response) {
         router.get(path) { request, context -> Response in
             let deviceId = context.parameters.get("id") ?? ""
-            guard limiter.allow(deviceId) else { return configRateLimited() }
+            if let refused = limits.refuseUnauthenticated(request) { return refused }
             if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "GET", target: request.uri.path, body: [],
                                                            date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
                                                            authorization: request.headers[.authorization]) {
-                return problem(denied)
+                return limits.refused(request, problem(denied))
             }
+            guard limits.admit(deviceId) else { return rateLimited() }
             do {
                 return try await answer(deviceId, request)
             } catch {
@@ -59,18 +60,20 @@ func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub
 
     router.post("/v1/devices/:id/config/result") { request, context -> Response in
         let deviceId = context.parameters.get("id") ?? ""
-        guard limiter.allow(deviceId) else { return configRateLimited() }
+        if let refused = limits.refuseUnauthenticated(request) { return refused }
         var request = request
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch {
-            return problem(Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413, detail: "at most 64 KiB"))
+            return limits.refused(request, problem(Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413,
+                                                           detail: "at most 64 KiB")))
         }
         let body = Array(buffer: buffer)
         if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "POST", target: request.uri.path, body: body,
                                                        date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
                                                        authorization: request.headers[.authorization]) {
-            return problem(denied)
+            return limits.refused(request, problem(denied))
         }
+        guard limits.admit(deviceId) else { return rateLimited() }
         guard let result = try? JSONDecoder().decode(ConfigResult.self, from: Data(body)) else {
             return problem(Problem(type: Problem.Kind.malformed, title: "Malformed result", status: 400,
                                    detail: "the body must be {\"version\", \"applied\", \"reason\"?, \"overrides\"}"))
@@ -86,9 +89,4 @@ func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub
         }
     }
 
-}
-
-private func configRateLimited() -> Response {
-    problem(Problem(type: Problem.Kind.rateLimited, title: "Too many requests", status: 429,
-                    detail: "too many requests from this device: slow down and retry after the Retry-After delay"))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PingjiaCore
 import GRDB
 import PingjiaSyncProtocol
 
@@ -272,27 +273,19 @@ extension SQLiteHubStorage: CaseStorage {
         if let phone = Self.phoneReportItems(query.by) { items += "\nUNION ALL\n" + phone }
         let sql = """
             WITH items AS (\(items))
-            SELECT k,
-                count(*) FILTER (WHERE kind = 'rating') AS ratings,
-                count(*) FILTER (WHERE kind = 'rating' AND code IN (1, 2)) AS good,
-                count(*) FILTER (WHERE kind = 'rating' AND code = 3) AS basic,
-                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'valid') AS bad_valid,
-                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'mistaken') AS bad_mistaken,
-                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'malicious') AS bad_malicious,
-                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict IS NULL) AS bad_unverified,
-                count(*) FILTER (WHERE kind = 'unrated') AS unrated,
-                count(*) FILTER (WHERE kind = 'rating' AND code >= 4 AND verdict = 'valid' AND follow_up IS NOT NULL) AS followed_up
-            FROM items GROUP BY k ORDER BY k
+            SELECT k, kind, code, verdict, follow_up IS NOT NULL AS followed_up, count(*) AS n
+            FROM items GROUP BY k, kind, code, verdict, followed_up
             """
         guard let bounds = query.textBounds else { throw .invalid("report dates must be YYYY-MM-DD: \(query.from), \(query.to)") }
-        return try await read("computing a report") { db in
+        let cells = try await read("computing a report") { db in
             try Row.fetchAll(db, sql: sql, arguments: ["from": query.from, "to": query.to, "hall": query.hall,
                                                        "lower": bounds.lower, "upper": bounds.upper]).map { row in
-                ReportCounts(key: row["k"], ratings: row["ratings"], good: row["good"], basic: row["basic"],
-                             badValid: row["bad_valid"], badMistaken: row["bad_mistaken"], badMalicious: row["bad_malicious"],
-                             badUnverified: row["bad_unverified"], unrated: row["unrated"], followedUp: row["followed_up"])
+                ReportCell(key: row["k"], kind: RecordKind(rawValue: row["kind"]) ?? .rating, code: row["code"],
+                           verdict: (row["verdict"] as String?).flatMap(Verdict.init(rawValue:)),
+                           followedUp: row["followed_up"], count: row["n"])
             }
         }
+        return ReportFolding.fold(cells)
     }
 
     /// A session the kiosk recorded 未评价 (timed out) that the citizen rated on the phone through

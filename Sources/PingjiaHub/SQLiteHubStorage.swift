@@ -260,91 +260,99 @@ public final class SQLiteHubStorage: HubStorage {
     public func ingest(_ batch: VerifiedBatch, sign: @Sendable (UInt64, ChainHash, String) -> Receipt) async throws(HubError) -> IngestOutcome {
         let receivedAt = WireTime.format(batch.receivedAt)
         return try await write("ingesting a batch") { db -> IngestOutcome in
-            if let seen = try Row.fetchOne(db, sql: "SELECT request_digest, receipt FROM batch WHERE device_id = ? AND idempotency_key = ?",
-                                           arguments: [batch.deviceId, batch.idempotencyKey]) {
-                guard [UInt8](seen["request_digest"] as Data) == batch.requestDigest else { return .idempotencyKeyReused }
-                let receipt = try JSONDecoder().decode(Receipt.self, from: Data((seen["receipt"] as String).utf8))
-                return .replayed(receipt)
-            }
-            guard let device = try Row.fetchOne(db, sql: "SELECT last_seq, head_hash FROM device WHERE device_id = ?",
-                                                arguments: [batch.deviceId]) else {
+            // SQLite has one writer at a time: the transaction itself locks the device.
+            guard let (head, headHash) = try Self.head(db, deviceId: batch.deviceId) else {
                 throw HubError.unknownDevice(batch.deviceId)
             }
-            var head = UInt64(device["last_seq"] as Int64)
-            var headHash = ChainHash(bytes: [UInt8](device["head_hash"] as Data)) ?? .genesis
-            if batch.fromSeq > head + 1 { return .gap(expectedSeq: head + 1) }
-
-            func alarm(_ kind: String, _ seq: UInt64, _ detail: String) throws {
-                try Self.insertAlarm(db, at: receivedAt, deviceId: batch.deviceId, kind: kind, seq: seq, detail: detail)
+            let facts = IngestFacts(head: head, headHash: headHash, seen: try Self.seenBatch(db, batch),
+                                    held: try IngestRules.heldRange(batch, head: head).map { try Self.heldHashes(db, batch.deviceId, $0) } ?? [:])
+            switch try IngestRules.judge(batch, facts) {
+            case .answer(let outcome):
+                return outcome
+            case let .alarm(alarm, outcome):
+                try Self.insertAlarm(db, at: receivedAt, alarm)
+                return outcome
+            case let .append(records, head, headHash):
+                try Self.insertRecords(db, deviceId: batch.deviceId, records, receivedAt: receivedAt)
+                let receipt = sign(head, headHash, receivedAt)
+                try Self.moveHead(db, batch, head: head, headHash: headHash, receivedAt: receivedAt)
+                try Self.insertBatch(db, batch, receivedAt: receivedAt, receipt: receipt)
+                return .accepted(receipt, newRecords: records.count)
             }
-            // Records the hub already holds must be the very same records.
-            for record in batch.records where record.seq <= head {
-                let stored = try Data.fetchOne(db, sql: "SELECT hash FROM record WHERE device_id = ? AND seq = ?",
-                                               arguments: [batch.deviceId, Int64(record.seq)])
-                if stored.map({ [UInt8]($0) }) != record.hash.bytes {
-                    let detail = "seq \(record.seq) arrived with hash \(record.hash.hex), but the hub holds "
-                        + (stored.map { ChainHash(bytes: [UInt8]($0))?.hex ?? "?" } ?? "no record") + " for it; the stored record is kept"
-                    try alarm("seq-conflict", record.seq, detail)
-                    return .conflict(seq: record.seq, detail: detail)
-                }
-            }
-            // The first new record must join the hub's head.
-            if let first = batch.records.first(where: { $0.seq == head + 1 }), first.prevHash != headHash {
-                let detail = "seq \(first.seq) has prevHash \(first.prevHash.hex), but the hub's head (seq \(head)) is \(headHash.hex): the device's chain forked"
-                try alarm("chain-fork", first.seq, detail)
-                return .conflict(seq: first.seq, detail: detail)
-            }
-            var inserted = 0
-            for record in batch.records where record.seq > head {
-                let rating = record.rating
-                try db.execute(sql: """
-                    INSERT INTO record (device_id, seq, id, staff_id, window_id, matter_code, case_no, channel, scale,
-                        level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, received_at,
-                        kind, refers_to)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [
-                        batch.deviceId, Int64(record.seq), rating.id.uuidString.lowercased(), rating.staffId, rating.windowId,
-                        rating.matterCode, rating.caseNo, rating.channel.rawValue, rating.scale, rating.level,
-                        rating.code?.rawValue ?? 0, Self.json(rating.reasons), rating.comment, rating.ratedAt,
-                        Int64(bitPattern: rating.monotonicNs),
-                        Self.json(rating.flags.map(\.rawValue).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }),
-                        Data(record.prevHash.bytes), Data(record.hash.bytes), receivedAt,
-                        rating.kind.rawValue, rating.refersTo?.uuidString.lowercased(),
-                    ])
-                head = record.seq
-                headHash = record.hash
-                inserted += 1
-            }
-            let receipt = sign(head, headHash, receivedAt)
-            let receiptText = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
-            try db.execute(sql: """
-                UPDATE device SET last_seq = ?, head_hash = ?, clock_offset_ms = coalesce(?, clock_offset_ms), last_batch_at = ?
-                WHERE device_id = ?
-                """, arguments: [Int64(head), Data(headHash.bytes), batch.clockOffsetMs, receivedAt, batch.deviceId])
-            try db.execute(sql: """
-                INSERT INTO batch (device_id, idempotency_key, request_digest, from_seq, to_seq, received_at, clock_offset_ms, receipt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [batch.deviceId, batch.idempotencyKey, Data(batch.requestDigest), Int64(batch.fromSeq),
-                                 Int64(batch.records.last?.seq ?? batch.fromSeq), receivedAt, batch.clockOffsetMs, receiptText])
-            return .accepted(receipt, newRecords: inserted)
         }
     }
 
-    /// Records an alarm outside an ingest (e.g. a batch whose chain was broken inside itself).
-    public func raiseAlarm(deviceId: String, kind: String, seq: UInt64?, detail: String, at: Date) async throws(HubError) {
-        try await write("recording an alarm") { db in
-            try Self.insertAlarm(db, at: WireTime.format(at), deviceId: deviceId, kind: kind, seq: seq, detail: detail)
+    static func head(_ db: Database, deviceId: String) throws -> (UInt64, ChainHash)? {
+        try Row.fetchOne(db, sql: "SELECT last_seq, head_hash FROM device WHERE device_id = ?", arguments: [deviceId]).map {
+            (UInt64($0["last_seq"] as Int64), ChainHash(bytes: [UInt8]($0["head_hash"] as Data)) ?? .genesis)
         }
+    }
+
+    static func seenBatch(_ db: Database, _ batch: VerifiedBatch) throws -> (requestDigest: [UInt8], receipt: String)? {
+        try Row.fetchOne(db, sql: "SELECT request_digest, receipt FROM batch WHERE device_id = ? AND idempotency_key = ?",
+                         arguments: [batch.deviceId, batch.idempotencyKey]).map { ([UInt8]($0["request_digest"] as Data), $0["receipt"]) }
+    }
+
+    static func heldHashes(_ db: Database, _ deviceId: String, _ seqs: ClosedRange<UInt64>) throws -> [UInt64: ChainHash] {
+        var held: [UInt64: ChainHash] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT seq, hash FROM record WHERE device_id = ? AND seq BETWEEN ? AND ?",
+                                    arguments: [deviceId, Int64(seqs.lowerBound), Int64(seqs.upperBound)]) {
+            held[UInt64(row["seq"] as Int64)] = ChainHash(bytes: [UInt8](row["hash"] as Data))
+        }
+        return held
+    }
+
+    static func insertRecords(_ db: Database, deviceId: String, _ records: [RatingRecord], receivedAt: String) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO record (device_id, seq, id, staff_id, window_id, matter_code, case_no, channel, scale,
+                level, code, reasons, comment, rated_at, monotonic_ns, flags, prev_hash, hash, received_at,
+                kind, refers_to)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for record in records {
+            let rating = record.rating
+            try statement.execute(arguments: [
+                deviceId, Int64(record.seq), rating.id.uuidString.lowercased(), rating.staffId, rating.windowId,
+                rating.matterCode, rating.caseNo, rating.channel.rawValue, rating.scale, rating.level,
+                rating.code?.rawValue ?? 0, json(rating.reasons), rating.comment, rating.ratedAt,
+                Int64(bitPattern: rating.monotonicNs),
+                json(rating.flags.map(\.rawValue).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }),
+                Data(record.prevHash.bytes), Data(record.hash.bytes), receivedAt,
+                rating.kind.rawValue, rating.refersTo?.uuidString.lowercased(),
+            ])
+        }
+    }
+
+    static func moveHead(_ db: Database, _ batch: VerifiedBatch, head: UInt64, headHash: ChainHash, receivedAt: String) throws {
+        try db.execute(sql: """
+            UPDATE device SET last_seq = ?, head_hash = ?, clock_offset_ms = coalesce(?, clock_offset_ms), last_batch_at = ?
+            WHERE device_id = ?
+            """, arguments: [Int64(head), Data(headHash.bytes), batch.clockOffsetMs, receivedAt, batch.deviceId])
+    }
+
+    static func insertBatch(_ db: Database, _ batch: VerifiedBatch, receivedAt: String, receipt: Receipt) throws {
+        try db.execute(sql: """
+            INSERT INTO batch (device_id, idempotency_key, request_digest, from_seq, to_seq, received_at, clock_offset_ms, receipt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [batch.deviceId, batch.idempotencyKey, Data(batch.requestDigest), Int64(batch.fromSeq),
+                             Int64(batch.toSeq), receivedAt, batch.clockOffsetMs,
+                             String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)])
+    }
+
+    /// Records an alarm outside an ingest (e.g. a batch whose chain was broken inside itself).
+    public func raiseAlarm(_ alarm: NewAlarm, at: Date) async throws(HubError) {
+        try await write("recording an alarm") { db in try Self.insertAlarm(db, at: WireTime.format(at), alarm) }
     }
 
     /// One alarm per problem: a device retrying the same refused batch (its request timed out,
     /// say) does not raise it again.
-    static func insertAlarm(_ db: Database, at: String, deviceId: String, kind: String, seq: UInt64?, detail: String) throws {
+    static func insertAlarm(_ db: Database, at: String, _ alarm: NewAlarm) throws {
+        let (deviceId, kind, seq, detail) = (alarm.deviceId, alarm.kind.rawValue, alarm.seq.map { Int64($0) }, alarm.detail)
         try db.execute(sql: """
             INSERT INTO alarm (at, device_id, kind, seq, detail)
             SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (
                 SELECT 1 FROM alarm WHERE device_id = ? AND kind = ? AND seq IS ? AND detail = ?)
-            """, arguments: [at, deviceId, kind, seq.map { Int64($0) }, detail, deviceId, kind, seq.map { Int64($0) }, detail])
+            """, arguments: [at, deviceId, kind, seq, detail, deviceId, kind, seq, detail])
     }
 
     public func chain(deviceId: String) async throws(HubError) -> [(seq: UInt64, hash: ChainHash)] {
@@ -369,7 +377,7 @@ public final class SQLiteHubStorage: HubStorage {
     public func alarms() async throws(HubError) -> [Alarm] {
         try await read("reading alarms") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY id").map {
-                Alarm(at: $0["at"], deviceId: $0["device_id"], kind: $0["kind"],
+                Alarm(at: $0["at"], deviceId: $0["device_id"], kind: AlarmKind(rawValue: $0["kind"]),
                       seq: ($0["seq"] as Int64?).map { UInt64($0) }, detail: $0["detail"])
             }
         }

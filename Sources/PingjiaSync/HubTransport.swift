@@ -9,11 +9,14 @@ public struct HubResponse: Sendable {
     public let body: [UInt8]
     /// The hub's `Date` header, for the clock offset shown by `pingjia sync status`.
     public let date: String?
+    /// The hub's `Retry-After` (429, 503), in seconds: the push loop waits at least this long.
+    public let retryAfter: Duration?
 
-    public init(status: Int, body: [UInt8], date: String? = nil) {
+    public init(status: Int, body: [UInt8], date: String? = nil, retryAfter: Duration? = nil) {
         self.status = status
         self.body = body
         self.date = date
+        self.retryAfter = retryAfter
     }
 }
 
@@ -62,7 +65,12 @@ public final class HTTPHubTransport: HubTransport {
         }
         let response = try await client.execute(request, timeout: timeout)
         let collected = try await response.body.collect(upTo: maxResponseBytes)
-        return HubResponse(status: Int(response.status.code), body: Array(buffer: collected), date: response.headers.first(name: "Date"))
+        // Retry-After in seconds (the hub's form); an HTTP date from a proxy is ignored. At most an
+        // hour, whatever a misconfigured proxy says.
+        let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            .map { Duration.seconds(min(max($0, 0), 3600)) }
+        return HubResponse(status: Int(response.status.code), body: Array(buffer: collected), date: response.headers.first(name: "Date"),
+                           retryAfter: retryAfter)
     }
 
     public func shutdown() async {

@@ -111,6 +111,10 @@ public final class Pusher: Sendable {
         guard first.seq == from else {
             return await deadLetter("seq \(from) is missing from the outbox (next stored is \(first.seq)); run `pingjia outbox verify`")
         }
+        // A hole further on: the hub would refuse the batch, and the cause is here, not there.
+        if let hole = zip(candidates, candidates.dropFirst()).first(where: { $0.1.seq != $0.0.seq + 1 }) {
+            return await deadLetter("seq \(hole.0.seq + 1) is missing from the outbox (next stored is \(hole.1.seq)); run `pingjia outbox verify`")
+        }
         let records = fit(candidates)
         let batch = Batch(records: records, deviceId: deviceId, sentAt: DeviceTime.format(Date()), key: key)
         let body: [UInt8]
@@ -129,6 +133,7 @@ public final class Pusher: Sendable {
     private func handle(_ response: HubResponse, batch: Batch, sync: SyncState) async -> Step {
         switch response.status {
         case 200:
+            state.resetBadSignatures()
             guard let receipt = try? JSONDecoder().decode(Receipt.self, from: Data(response.body)) else {
                 return .retry("the hub's answer is not a receipt (\(response.body.count) bytes)", after: nil)
             }
@@ -165,9 +170,9 @@ public final class Pusher: Sendable {
                 return await deadLetter("the hub's head hash at seq \(seq) is \(receipt.headHash), ours is \(ours): "
                                   + "the chains differ; keep the database and contact support")
             }
-        case 409:
+        default:
             let problem = try? JSONDecoder().decode(Problem.self, from: Data(response.body))
-            if problem?.type == Problem.Kind.gap, let expected = problem?.expectedSeq {
+            if response.status == 409, problem?.type == Problem.Kind.gap, let expected = problem?.expectedSeq {
                 if expected > sync.lastSeq + 1 {
                     return await deadLetter("the hub expects seq \(expected), but this kiosk's outbox ends at seq \(sync.lastSeq): "
                                       + "the kiosk's database was rolled back or replaced; keep it and contact support")
@@ -179,21 +184,52 @@ public final class Pusher: Sendable {
                 logger.notice("the hub asks to resend", metadata: ["fromSeq": "\(expected)"])
                 return .resendFrom(expected)
             }
-            return await deadLetter("the hub refused the batch: " + describeProblem(response))
-        case 408, 429, 500...599:
-            let after = problemRetryAfter(response)
-            return .retry("the hub answered " + describeProblem(response), after: after)
-        case 400...499:
-            // Revoked (403), bad signature (401), unknown device (404), broken chain (422)…: retrying
-            // the same bytes cannot succeed.
-            return await deadLetter("the hub refused the batch: " + describeProblem(response))
-        default:
-            return .retry("unexpected answer from the hub: HTTP \(response.status)", after: nil)
+            switch Self.refusal(status: response.status, problemType: problem?.type) {
+            case .permanent:
+                return await deadLetter("the hub refused the batch: " + describeProblem(response))
+            case .permanentIfRepeated:
+                let count = state.noteBadSignature()
+                if count >= Self.badSignaturesBeforeDeadLetter {
+                    return await deadLetter("the hub refused the batch: " + describeProblem(response)
+                                      + " (\(count) times in a row: this kiosk's key is not the one the hub enrolled)")
+                }
+                return .retry("the hub answered " + describeProblem(response), after: response.retryAfter)
+            case .transient:
+                return .retry("the hub answered " + describeProblem(response), after: response.retryAfter)
+            }
         }
     }
 
-    private func problemRetryAfter(_ response: HubResponse) -> Duration? {
-        response.status == 429 ? .seconds(1) : nil
+    /// How the push loop takes a refusal.
+    enum Refusal: Equatable {
+        /// Sending the same records again cannot succeed: dead letter until someone deals with it.
+        case permanent
+        /// Permanent only when it keeps coming (`badSignaturesBeforeDeadLetter` in a row).
+        case permanentIfRepeated
+        /// Retried with backoff, however long it lasts.
+        case transient
+    }
+
+    /// A bad signature in a row this many times is taken as final (one could come from a hub
+    /// instance restored with stale data, or a proxy mangling a body).
+    static let badSignaturesBeforeDeadLetter = 3
+
+    /// Only definitive answers about this device stop sending, each named by its problem `type`
+    /// (a proxy's or load balancer's own 403/404 page is not one): revoked, records that conflict
+    /// with what the hub holds, a chain the hub finds broken, a bad signature that repeats.
+    /// Everything else (the hub's database unavailable, an unknown device, an answer the kiosk
+    /// cannot read, any status it does not know) is retried with backoff, so a kiosk catches up
+    /// on its own once the hub is whole again.
+    static func refusal(status: Int, problemType: String?) -> Refusal {
+        switch (status, problemType) {
+        case (403, Problem.Kind.revoked?), (409, Problem.Kind.conflict?), (422, Problem.Kind.chainBroken?),
+             (422, Problem.Kind.idempotencyMismatch?):
+            .permanent
+        case (401, Problem.Kind.badSignature?):
+            .permanentIfRepeated
+        default:
+            .transient
+        }
     }
 
     /// Records the dead-letter state (once) and says so loudly.
@@ -293,10 +329,15 @@ public final class Pusher: Sendable {
     }
 }
 
-/// The loop's one piece of memory that is not in the store: where the hub asked us to resend from.
+/// The loop's memory that is not in the store: where the hub asked us to resend from, and how
+/// many bad-signature answers came in a row.
 private final class LockedState: @unchecked Sendable {
     private let lock = NSLock()
     private var _resendFrom: UInt64?
+    private var badSignatures = 0
+
+    func noteBadSignature() -> Int { lock.withLock { badSignatures += 1; return badSignatures } }
+    func resetBadSignatures() { lock.withLock { badSignatures = 0 } }
 
     var resendFrom: UInt64? {
         get { lock.lock(); defer { lock.unlock() }; return _resendFrom }

@@ -38,7 +38,9 @@ public enum RosterPull {
         switch response.status {
         case 200: break
         case 304 where digest != nil: return .unchanged
-        case 404: return .none(describeProblem(response))
+        // Only the hub's own "no roster" is an answer; another 404 (unknown device, a proxy) is not.
+        case 404 where (try? JSONDecoder().decode(Problem.self, from: Data(response.body)))?.type == "no-roster":
+            return .none(describeProblem(response))
         default: throw .enrollment("the hub did not give the roster: " + describeProblem(response))
         }
         guard let roster = try? JSONDecoder().decode(SignedRoster.self, from: Data(response.body)) else {

@@ -108,6 +108,8 @@ final class HubHarness: @unchecked Sendable {
         settings.port = 0
         settings.requestsPerSecond = 100_000
         settings.burst = 100_000
+        settings.refusalsPerSecond = 100_000
+        settings.refusalBurst = 100_000
         configure(&settings)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildApplication(hub: hub, settings: settings, logger: quietLogger) { port in continuation.yield(port) }
@@ -156,10 +158,15 @@ final class TestDevice: @unchecked Sendable {
     }
 
     func enroll(with hub: HubHarness) async throws {
-        let transport = try HTTPHubTransport(baseURL: hub.url, timeout: .seconds(10))
+        try await enroll(hubURL: hub.url, code: try await hub.code())
+    }
+
+    /// Enrolls with the hub at `hubURL` (a `pingjia-hub serve` process, say) with a code it issued.
+    func enroll(hubURL: String, code: String) async throws {
+        let transport = try HTTPHubTransport(baseURL: hubURL, timeout: .seconds(10))
         do {
-            enrollment = try await Enrollment.enroll(location: location, deviceId: deviceId, hubURL: hub.url,
-                                                     code: try await hub.code(), transport: transport)
+            enrollment = try await Enrollment.enroll(location: location, deviceId: deviceId, hubURL: hubURL,
+                                                     code: code, transport: transport)
         } catch {
             await transport.shutdown()
             throw error

@@ -52,8 +52,19 @@ import Glibc
 final class LoopbackSocket {
     let fd: Int32
 
-    init(port: Int) throws {
+    /// `source`: the local address to connect from (any of 127.0.0.0/8 reaches loopback), so a
+    /// test can play several clients.
+    init(port: Int, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw HarnessError("cannot bind to \(source): errno \(errno)") }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -69,6 +80,27 @@ final class LoopbackSocket {
     func send(_ text: String) {
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Sends one request with `Connection: close` and returns the response's status code.
+    static func request(port: Int, from source: String, _ method: String, _ path: String, headers: [(String, String)] = [],
+                        body: [UInt8] = []) throws -> Int {
+        let connection = try LoopbackSocket(port: port, source: source)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: hub\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        connection.send(head + "\r\n" + String(decoding: body, as: UTF8.self))
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(connection.fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let statusLine = String(decoding: response.prefix { $0 != 13 }, as: UTF8.self).split(separator: " ")
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw HarnessError("no HTTP response from the hub") }
+        return status
     }
 
     /// True when the peer closes the connection (read returns 0 or a reset) before `seconds` pass.

@@ -25,17 +25,7 @@ import Testing
             let hub = Hub(storage: storage, key: key, logger: quietLogger)
             let device = try TestDevice(directory: dir)
             defer { device.close() }
-            let transport = try HTTPHubTransport(baseURL: first.url, timeout: .seconds(10))
-            let code = try await hub.addDevice(hall: "省政务服务中心", name: "1号窗口").code
-            do {
-                _ = try await Enrollment.enroll(location: device.location, deviceId: device.deviceId, hubURL: first.url,
-                                                code: code, transport: transport)
-            } catch {
-                await transport.shutdown()
-                throw error
-            }
-            await transport.shutdown()
-            try device.adoptEnrollment()
+            try await device.enroll(hubURL: first.url, code: try await hub.addDevice(hall: "省政务服务中心", name: "1号窗口").code)
 
             try await device.rate(300)
             let proxy = FaultProxy(upstreamPort: first.port)
