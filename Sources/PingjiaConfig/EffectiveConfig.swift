@@ -1,4 +1,5 @@
 import Foundation
+import PingjiaCore
 import PingjiaTOML
 import Synchronization
 
@@ -93,13 +94,18 @@ public struct EffectiveConfig: Sendable, Equatable {
         return next
     }
 
-    /// The local file of `location` (defaults when the default file is missing).
+    /// The local file of `location` (defaults when the default file is missing). The QR link
+    /// defaults to the phone page of the hub this kiosk enrolled with (`HubQRDefault`); the hub's
+    /// configuration and the local file still override it.
     public static func loadLocal(_ location: StateLocation) throws(TOMLProblems) -> EffectiveConfig {
-        let local = try KioskConfig.load(location)
-        guard let data = FileManager.default.contents(atPath: location.configFile) else {
-            return EffectiveConfig(local: local, localLayer: ConfigLayer())
+        var local = try KioskConfig.load(location)
+        var layer = ConfigLayer()
+        if let data = FileManager.default.contents(atPath: location.configFile) {
+            layer = try ConfigLayer.written(in: String(decoding: data, as: UTF8.self), file: location.configFile)
         }
-        let layer = try ConfigLayer.written(in: String(decoding: data, as: UTF8.self), file: location.configFile)
+        if layer.qrURLTemplate == nil, let hubDefault = HubQRDefault.load(location) {
+            local.qrURLTemplate = hubDefault
+        }
         return EffectiveConfig(local: local, localLayer: layer)
     }
 }
@@ -137,5 +143,19 @@ public final class LiveConfig: Sendable {
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
         return stream
+    }
+}
+
+/// The QR link the hub handed out at enrollment (`qrURLTemplate` in `sync/enrollment.json`,
+/// written by PingjiaSync's `Enrollment`): the phone page under the hub's `--public-url`.
+public enum HubQRDefault {
+    private struct Fields: Decodable { var qrURLTemplate: String? }
+
+    /// Nil before enrollment, from a hub without a public URL, or when the file cannot be read
+    /// (sync reports a damaged enrollment itself).
+    public static func load(_ location: StateLocation) -> URLTemplate? {
+        guard let data = FileManager.default.contents(atPath: location.path("sync/enrollment.json")),
+              let text = (try? JSONDecoder().decode(Fields.self, from: data))?.qrURLTemplate else { return nil }
+        return try? URLTemplate(text)
     }
 }

@@ -39,5 +39,12 @@ public struct URLTemplate: Sendable, Hashable, CustomStringConvertible {
             .replacingOccurrences(of: "{windowId}", with: windowId)
     }
 
+    /// The shipped default, or any link to a `.invalid` host (RFC 2606): nothing answers it, so
+    /// nothing should be printed with it.
+    public var isPlaceholder: Bool {
+        guard let host = URL(string: expand(deviceId: "d", staffId: "s", windowId: "w"))?.host else { return true }
+        return host == "invalid" || host.hasSuffix(".invalid")
+    }
+
     public var description: String { template }
 }

@@ -12,7 +12,8 @@ public enum HubScales {
 
     public static func standard(extra: String? = nil) -> ScaleCatalog {
         var directories: [String] = []
-        if let shipped = DataDirectories.shipped("scales") { directories.append(shipped) }
+        // The pingjia-hub package ships them in hub/scales (both packages may share a machine).
+        if let shipped = DataDirectories.shipped("scales") ?? DataDirectories.shipped("hub/scales") { directories.append(shipped) }
         directories.append("/etc/pingjia/scales")
         if let extra { directories.append(extra) }
         return ScaleCatalog(directories: directories)

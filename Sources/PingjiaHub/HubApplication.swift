@@ -46,8 +46,25 @@ public struct HubSettings: Sendable {
     /// Per device, once authenticated: heartbeats a second sustained, and the burst above it (a change sends one at once).
     public var heartbeatsPerSecond = 0.2
     public var heartbeatBurst = 10.0
+    /// Where phones reach this hub (`serve --public-url`), e.g. `https://pingjia.example.gov.cn`:
+    /// enrollment hands kiosks the phone page's link under it, so their QR codes need no other setting.
+    public var publicURL: String?
 
     public init() {}
+
+    /// The QR link template of the phone page under `publicURL`.
+    public var qrURLTemplate: String? { publicURL.map { $0 + "/r/{deviceId}/{staffId}" } }
+
+    /// `publicURL` as given on the command line, checked: http(s), a host, no query; a trailing `/` dropped.
+    /// Nil when `text` is not one, so the caller can say which flag is wrong.
+    public static func checkPublicURL(_ text: String) -> String? {
+        let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
+        guard let url = URL(string: trimmed), let scheme = url.scheme, ["http", "https"].contains(scheme),
+              let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil, !trimmed.contains("{") else {
+            return nil
+        }
+        return trimmed
+    }
 }
 
 /// Builds the hub's HTTP application; `pingjia-hub serve` and the tests both call this, so the
@@ -62,8 +79,11 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
     let limits = DeviceRequestLimits(settings: settings)
     let maxBody = settings.maxBodyBytes
 
+    // The phone page's link travels with it, so `pingjia setup` can refuse a hub without one
+    // before it spends the enrollment code.
+    let health = ["status": "ok"].merging(settings.qrURLTemplate.map { ["qrURLTemplate": $0] } ?? [:]) { first, _ in first }
     router.get("/healthz") { _, _ -> Response in
-        json(200, ["status": "ok"])
+        json(200, health)
     }
 
     router.post("/v1/enroll") { request, _ -> Response in
@@ -79,7 +99,9 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
                                    detail: "the body is not an enrollment request: \(Hub.describe(error))"))
         }
         do {
-            return json(200, try await hub.enroll(enroll))
+            var answer = try await hub.enroll(enroll)
+            answer.qrURLTemplate = settings.qrURLTemplate
+            return json(200, answer)
         } catch let error as HubError {
             switch error {
             case .badCode:
@@ -156,6 +178,7 @@ public func buildApplication(hub: Hub, settings: HubSettings, logger: Logger,
     registerCaseRoutes(on: router, hub: hub, settings: settings, logger: logger)
     registerFleetRoutes(on: router, hub: hub, settings: settings, limits: limits, logger: logger)
     registerRemoteConfigRoutes(on: router, hub: hub, settings: settings, limits: limits, logger: logger)
+    registerRosterOfferRoute(on: router, hub: hub, settings: settings, limits: limits, logger: logger)
 
     var configuration = ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "pingjia-hub")
     configuration.reuseAddress = true

@@ -45,7 +45,25 @@ public struct SelfTest: Sendable {
         results += await hub()
         results += await keypads()
         results.append(await display())
+        results.append(await phoneLink())
         return results
+    }
+
+    /// One staff member's QR link opens the hub's phone page with their name on it (as every
+    /// sticker and the display's code must).
+    func phoneLink() async -> CheckResult {
+        let template = kiosk.config.qrURLTemplate
+        if let placeholder = PhoneLinkCheck.placeholderProblem(template) {
+            return .fail("phone link", "placeholder link \(template.template)", fix: placeholder)
+        }
+        guard let person = ((try? kiosk.store.staff()) ?? []).min(by: { $0.id < $1.id }) else {
+            return .skip("phone link", "no staff in the roster to check a link for")
+        }
+        let url = template.expand(deviceId: kiosk.deviceId, staffId: person.id, windowId: person.windowId)
+        if let problem = await PhoneLinkCheck.problem(.init(url: url, staffId: person.id, name: person.name)) {
+            return .fail("phone link", problem, fix: "set the hub's --public-url to where phones reach it, and import the hall's roster on the hub")
+        }
+        return .pass("phone link", "\(url) shows \(person.name)")
     }
 
     // MARK: store and disk

@@ -5,6 +5,7 @@ import PingjiaCore
 import PingjiaKiosk
 import PingjiaRoster
 import PingjiaSync
+import PingjiaSyncProtocol
 
 /// Everything `pingjia setup` asks, whether from prompts or flags.
 public struct SetupAnswers: Sendable, Equatable {
@@ -152,12 +153,22 @@ public struct Setup: Sendable {
         guard response.status == 200 else {
             throw SetupError("\(url) is not answering as a Pingjia hub (HTTP \(response.status) on /healthz): check the URL with the hub's operator")
         }
-        guard let date = response.date.flatMap(HTTPDate.parse) else { return "hub \(url) reachable" }
-        let offset = Date().timeIntervalSince(date)
-        if abs(offset) > Self.maximumClockOffset {
-            throw SetupError(String(format: "this machine's clock is %+.0f s off the hub's: set it (timedatectl set-ntp true, or date -s) and run setup again", offset))
+        var clock = ""
+        if let date = response.date.flatMap(HTTPDate.parse) {
+            let offset = Date().timeIntervalSince(date)
+            if abs(offset) > Self.maximumClockOffset {
+                throw SetupError(String(format: "this machine's clock is %+.0f s off the hub's: set it (timedatectl set-ntp true, or date -s) and run setup again", offset))
+            }
+            clock = String(format: ", clock %+.0f s against it", offset)
         }
-        return String(format: "hub %@ reachable, clock %+.0f s against it", url, offset)
+        // Checked before the enrollment code is spent: a kiosk enrolled with a hub that has no
+        // public URL would print QR codes that lead nowhere.
+        struct Health: Decodable { var qrURLTemplate: String? }
+        guard let template = (try? JSONDecoder().decode(Health.self, from: Data(response.body)))?.qrURLTemplate else {
+            throw SetupError("the hub at \(url) has no public URL for its phone page, so QR codes would lead nowhere: "
+                             + "ask its operator to start it with `pingjia-hub serve --public-url https://…` (where phones reach it), then run setup again")
+        }
+        return "hub \(url) reachable\(clock), phone page \(template)"
     }
 
     // MARK: applying, with rollback
@@ -195,6 +206,45 @@ public struct Setup: Sendable {
             copied += 1
         }
         return (copied, missing)
+    }
+
+    /// One roster per hall, held by the hub (the phone page needs it, and every kiosk of the hall
+    /// follows it): the roster given to setup is offered to the hub, which adopts it when the
+    /// hall has none. When the hub holds another one, the hub's stays and this kiosk takes it
+    /// now, saying what differs. After enrollment nothing here undoes the setup: a failure is a
+    /// line saying what to run, and `pingjia qr sheet` refuses links the hub does not answer.
+    func shareRoster(_ roster: RosterFile, kiosk: KioskContext, transport: HTTPHubTransport) async -> [String] {
+        let key: SigningKey
+        do { key = try SigningKey.load(path: Enrollment.keyFile(location), create: false) } catch {
+            return ["WARNING the roster was not sent to the hub (\(error)); the hub's operator can import it: pingjia-hub roster import"]
+        }
+        var photos: [String: [UInt8]] = [:]
+        for person in roster.staff {
+            if let photo = person.photo, let data = FileManager.default.contents(atPath: (location.photosDirectory as NSString).appendingPathComponent(photo)) {
+                photos[person.id] = [UInt8](data)
+            }
+        }
+        do {
+            switch try await RosterPull.offer(deviceId: kiosk.deviceId, key: key, transport: transport, staff: roster.staff,
+                                              windows: roster.windows, photos: photos) {
+            case .adopted: return ["roster sent to the hub: it is now the hall's roster (\(roster.staff.count) staff)"]
+            case .same: return ["roster matches the hall's roster on the hub"]
+            case .conflict(let problem):
+                guard let hubKey = PublicKey(base64: (try Enrollment.load(location))?.hubPublicKey ?? "") else {
+                    return ["WARNING \(problem)"]
+                }
+                let answer = try await RosterPull.fetch(deviceId: kiosk.deviceId, key: key, hubKey: hubKey, transport: transport,
+                                                        currentStaff: try kiosk.store.staff())
+                guard case .roster(let pulled) = answer else { return ["WARNING \(problem)"] }
+                let summary = try kiosk.store.importRoster(staff: pulled.staff, windows: pulled.windows, replace: true)
+                return ["WARNING the hub already holds another roster for \(pulled.hall), and the hub's roster is the hall's: "
+                        + "this kiosk now uses it (\(summary.added) added, \(summary.updated) changed, \(summary.removed) removed against \(answers.rosterFile)). "
+                        + "To change the hall's roster, import the new CSV on the hub: pingjia-hub roster import --hall \(pulled.hall) FILE.csv --replace"]
+            }
+        } catch {
+            return ["WARNING the roster was not sent to the hub (\(error)): ask its operator to import it with pingjia-hub roster import, "
+                    + "or pull the hub's with pingjia roster pull"]
+        }
     }
 
     func apply(_ plan: Plan, progress: (String) -> Void) async throws(SetupError) -> [String] {
@@ -242,8 +292,9 @@ public struct Setup: Sendable {
                     await transport.shutdown()
                     throw SetupError("\(error.description.replacingOccurrences(of: "the hub refused the enrollment: ", with: "the hub refused the enrollment code: ")); ask the hub operator for a new code (`pingjia-hub devices add`)")
                 }
-                await transport.shutdown()
                 note("enrolled with \(enrollment.hubURL) as \(enrollment.hall) / \(enrollment.name)")
+                for line in await shareRoster(plan.roster, kiosk: kiosk, transport: transport) { note(line) }
+                await transport.shutdown()
             } else {
                 note("offline: enroll later with `pingjia enroll --hub URL --code CODE`")
             }

@@ -12,6 +12,9 @@ public struct Enrollment: Codable, Sendable, Equatable {
     public var hall: String
     public var name: String
     public var enrolledAt: String
+    /// The hub's phone page link (`pingjia-hub serve --public-url`), the default of `[qr]
+    /// url_template` (`HubQRDefault` reads it); nil from a hub without a public URL.
+    public var qrURLTemplate: String?
 
     public static func directory(_ location: StateLocation) -> String { location.path("sync") }
     public static func keyFile(_ location: StateLocation) -> String { location.path("sync/device.key") }
@@ -53,7 +56,8 @@ public struct Enrollment: Codable, Sendable, Equatable {
             throw .enrollment("the hub's answer is not an enrollment response; is \(hubURL) a Pingjia hub?")
         }
         let enrollment = Enrollment(hubURL: hubURL, deviceId: deviceId, hubPublicKey: answer.hubPublicKey,
-                                    hall: answer.hall, name: answer.name, enrolledAt: WireTime.format(Date()))
+                                    hall: answer.hall, name: answer.name, enrolledAt: WireTime.format(Date()),
+                                    qrURLTemplate: answer.qrURLTemplate)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {

@@ -58,6 +58,44 @@ public enum RosterPull {
     }
 }
 
+extension RosterPull {
+    public enum OfferAnswer: Sendable, Equatable {
+        /// The hall had no roster on the hub: this one is now the hall's.
+        case adopted
+        /// The hub's roster of the hall is this one.
+        case same
+        /// The hub holds another roster for the hall, which stays (the hub's problem, described).
+        case conflict(String)
+    }
+
+    /// Offers the roster `pingjia setup` was given to the hub (`RosterOffer`), signed with the
+    /// device key, photos (by 工号) included for the phone page.
+    public static func offer(deviceId: String, key: SigningKey, transport: any HubTransport, staff: [Staff],
+                             windows: [ServiceWindow], photos: [String: [UInt8]]) async throws(SyncError) -> OfferAnswer {
+        let names = Dictionary(windows.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        let entries = staff.map {
+            SignedRoster.Entry(id: $0.id, name: $0.name, windowId: $0.windowId, windowName: names[$0.windowId] ?? $0.windowId, matters: $0.matters)
+        }
+        let offer = RosterOffer(staff: entries, photos: photos.mapValues { Data($0).base64EncodedString() })
+        let body: [UInt8]
+        do { body = Array(try JSONEncoder().encode(offer)) } catch { throw .enrollment("cannot encode the roster: \(error)") }
+        let path = "/v1/devices/\(deviceId)/roster"
+        let response: HubResponse
+        do {
+            response = try await transport.send(method: "POST", path: path,
+                                                headers: DeviceAuth.headers(method: "POST", target: path, body: body, key: key), body: body)
+        } catch {
+            throw .enrollment("cannot reach the hub: \(error). Check the network and try again")
+        }
+        switch response.status {
+        case 201: return .adopted
+        case 200: return .same
+        case 409: return .conflict(describeProblem(response))
+        default: throw .enrollment("the hub did not take the roster: " + describeProblem(response))
+        }
+    }
+}
+
 /// Keeps a running kiosk's roster the hub's (`pingjiad`): asks with the digest it last applied,
 /// so an unchanged roster costs one small request, and imports a new one whole (`replace`: once
 /// the hub holds the hall's roster it is the roster, and staff who left are removed). Photos

@@ -164,12 +164,17 @@ public struct EnrollResponse: Codable, Sendable, Equatable {
     public var name: String
     /// The key that signs receipts; the device keeps it and accepts no receipt without it.
     public var hubPublicKey: String
+    /// The link of the hub's phone page as phones reach it, `https://HUB/r/{deviceId}/{staffId}`
+    /// (`pingjia-hub serve --public-url`): the kiosk's QR codes default to it. Absent when the
+    /// hub's operator has not set a public URL (or from a hub older than this field).
+    public var qrURLTemplate: String?
 
-    public init(deviceId: String, hall: String, name: String, hubPublicKey: String) {
+    public init(deviceId: String, hall: String, name: String, hubPublicKey: String, qrURLTemplate: String? = nil) {
         self.deviceId = deviceId
         self.hall = hall
         self.name = name
         self.hubPublicKey = hubPublicKey
+        self.qrURLTemplate = qrURLTemplate
     }
 }
 

@@ -63,3 +63,22 @@ public struct SignedRoster: Codable, Sendable, Equatable {
         key.isValid(signature: signature, for: Self.signatureInput(deviceId: deviceId, hall: hall, staff: staff, issuedAt: issuedAt))
     }
 }
+
+/// `POST /v1/devices/{id}/roster`, signed by the device (`DeviceAuth`): the roster `pingjia setup`
+/// was given, offered to the hub. The hub holds one roster per hall and it is the hall's only
+/// roster: a hall without one adopts the offer (201 `adopted`), the same roster is 200 `same`,
+/// and a different one is refused (409 `roster-conflict`): the kiosk then takes the hub's.
+public struct RosterOffer: Codable, Sendable, Equatable {
+    public let staff: [SignedRoster.Entry]
+    /// Photo bytes (base64) by 工号, for the phone page; staff without one have none.
+    public let photos: [String: String]
+
+    public init(staff: [SignedRoster.Entry], photos: [String: String]) {
+        self.staff = staff
+        self.photos = photos
+    }
+
+    public static let adopted = "adopted"
+    public static let same = "same"
+    public static let conflict = "roster-conflict"
+}

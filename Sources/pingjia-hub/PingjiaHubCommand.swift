@@ -19,8 +19,16 @@ struct PingjiaHubCommand: AsyncParsableCommand {
 
 struct HubOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The hub's database: a SQLite file, or PostgreSQL as postgres://USER@HOST[:PORT]/DB[?schema=NAME].",
-                               discussion: "Several `serve` instances may share one PostgreSQL database (and one --key)."))
-    var db = "./.pingjia-hub/hub.db"
+                               discussion: "Several `serve` instances may share one PostgreSQL database (and one --key). "
+                                   + "Default: $PINGJIA_HUB_DB, else /var/lib/pingjia-hub/hub.db as root (where the packaged hub keeps it), else ./.pingjia-hub/hub.db."))
+    var db = HubOptions.defaultDatabase
+
+    /// As the kiosk's state directory: the environment, else the packaged service's place for
+    /// root (the operator's shell on the hub), else a folder in the current directory.
+    static var defaultDatabase: String {
+        if let path = ProcessInfo.processInfo.environment["PINGJIA_HUB_DB"], !path.isEmpty { return path }
+        return geteuid() == 0 ? "/var/lib/pingjia-hub/hub.db" : "./.pingjia-hub/hub.db"
+    }
 
     @Option(help: "The hub's Ed25519 key, which signs receipts (default: hub.key beside a SQLite database; made at first use, mode 0600). Required to serve from PostgreSQL.")
     var key: String?
@@ -110,6 +118,10 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("admin-secure-cookie"), help: "Mark admin session cookies Secure (when clients reach the hub over https).")
     var adminSecureCookie = false
 
+    @Option(name: .customLong("public-url"),
+            help: "Where phones reach this hub, e.g. https://pingjia.example.gov.cn: kiosks enrolled from now on print QR codes to its phone page.")
+    var publicURL: String?
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -133,6 +145,14 @@ struct Serve: AsyncParsableCommand {
             settings.port = port
             settings.clientAddressHeader = clientAddressHeader
             settings.adminSecureCookie = adminSecureCookie
+            if let publicURL {
+                guard let url = HubSettings.checkPublicURL(publicURL) else {
+                    throw Failure("--public-url must be the hub's address as phones reach it, like https://pingjia.example.gov.cn (got '\(publicURL)')")
+                }
+                settings.publicURL = url
+            } else {
+                logger.warning("no --public-url: kiosks that enroll cannot print QR codes to this hub's phone page until it is set")
+            }
             settings.workflow = try loadWorkflow(logger: logger)
             if let exportTokenFile {
                 guard let data = FileManager.default.contents(atPath: exportTokenFile) else {

@@ -46,7 +46,8 @@ struct ConfigCommand: AsyncParsableCommand {
             }
             for key in keys {
                 let source = local.contains(key) ? (hub.contains(key) ? "local override (the hub sets it too)" : "local")
-                    : hub.contains(key) ? "hub" : "default"
+                    : hub.contains(key) ? "hub"
+                    : key == "qr.url_template" && HubQRDefault.load(location) != nil ? "the phone page of the hub enrolled with" : "default"
                 print("\(key) = \(Self.value(key, config))\t# \(source)")
             }
         }

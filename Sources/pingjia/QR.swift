@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PingjiaInstaller
 import PingjiaKiosk
 import PingjiaQR
 
@@ -69,6 +70,10 @@ struct QRCode: AsyncParsableCommand {
                 }
                 payload = context.config.qrURLTemplate.expand(deviceId: context.deviceId, staffId: person.id, windowId: person.windowId)
                 level = context.config.qrErrorCorrection
+                if let placeholder = PhoneLinkCheck.placeholderProblem(context.config.qrURLTemplate) { throw Failure(placeholder) }
+                if let problem = await PhoneLinkCheck.problem(.init(url: payload, staffId: person.id, name: person.name)) {
+                    throw Failure(problem)
+                }
             } else {
                 payload = text ?? ""
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PingjiaCore
+import PingjiaInstaller
 import PingjiaKiosk
 import PingjiaQR
 
@@ -9,7 +10,9 @@ struct QRSheet: AsyncParsableCommand {
         commandName: "sheet",
         abstract: "Print QR stickers for the roster: A4 pages, 12 stickers each, with crop marks.",
         discussion: """
-            Each sticker has the staff member's name, 工号, window and the rating QR code ([qr] url_template).
+            Each sticker has the staff member's name, 工号, window and the rating QR code ([qr] url_template,
+            by default the phone page of the hub the kiosk enrolled with). Every link is opened first: a
+            placeholder link, or one that does not answer 200 with the staff member's name, writes nothing.
             pingjia qr sheet --output stickers.pdf                 everyone in the roster
             pingjia qr sheet --windows 3,4 --output stickers.svg   windows 3 and 4 only
             PDF goes through rsvg-convert (Debian librsvg2-bin). An .svg output of more than one page
@@ -54,6 +57,12 @@ struct QRSheet: AsyncParsableCommand {
             let stickers = staff.map { person in
                 Sticker(name: person.name, staffId: person.id, windowId: person.windowId,
                         payload: context.config.qrURLTemplate.expand(deviceId: context.deviceId, staffId: person.id, windowId: person.windowId))
+            }
+            // A sheet of stickers that open nothing is worse than none: check every link first.
+            if let placeholder = PhoneLinkCheck.placeholderProblem(context.config.qrURLTemplate) { throw Failure(placeholder) }
+            let problems = await PhoneLinkCheck.problems(stickers.map { PhoneLinkCheck.Link(url: $0.payload, staffId: $0.staffId, name: $0.name) })
+            if let first = problems.first {
+                throw Failure(first + (problems.count > 1 ? " (and \(problems.count - 1) more links like it); nothing written" : "; nothing written"))
             }
             let progress = ProgressReporter(total: stickers.count, label: "stickers")
             let pages = try StickerSheet.pages(stickers, errorCorrection: context.config.qrErrorCorrection, progress: progress.update)

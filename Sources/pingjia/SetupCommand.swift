@@ -45,7 +45,8 @@ struct SetupCommand: AsyncParsableCommand {
             let answers = try collectAnswers()
             let setup = Setup(location: state.location, answers: answers, force: force, logger: logger)
             _ = try await setup.run { line in
-                print("✓ \(line)")
+                // A step that went on with a warning (the roster and the hub, after enrollment).
+                print(line.hasPrefix("WARNING ") ? "! " + line.dropFirst("WARNING ".count) : "✓ \(line)")
                 fflush(nil)
             }
             print("set up \(state.location.stateDirectory). Next: pair each keypad (`pingjia pair --window N`), print the QR stickers (`pingjia qr sheet --output stickers.pdf`), then `pingjia selftest`.")

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PingjiaConfig
+import PingjiaSync
 
 /// `pingjia staff signin|pause|away|signout`: tells the running daemon who serves at a window,
 /// through its local API (`[web]` of the config), the same way the keypad's keys and a business
@@ -50,23 +48,24 @@ struct StaffCommand: AsyncParsableCommand {
             // A daemon listening on every address is still reached on loopback.
             let host = config.web.listen == "0.0.0.0" || config.web.listen == "::" ? "127.0.0.1" : config.web.listen
             let hostPart = host.contains(":") ? "[\(host)]" : host
-            guard let url = URL(string: "http://\(hostPart):\(config.web.port)/api/v1/windows/\(window)/staff") else {
+            let base = "http://\(hostPart):\(config.web.port)", path = "/api/v1/windows/\(window)/staff"
+            guard URL(string: base + path) != nil else {
                 throw Failure("window '\(window)' cannot be part of a URL: use the window id from the roster")
             }
-            var request = URLRequest(url: url)
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             var body = ["status": action.status]
             if let staff { body["staffId"] = staff }
-            request.httpBody = try JSONEncoder().encode(body)
-            let data: Data
-            let response: URLResponse
+            // The client the CLI already has for the hub (FoundationNetworking would bring libcurl
+            // into the packaged, statically linked binary for this one request).
+            let transport = try HTTPHubTransport(baseURL: base, timeout: .seconds(10))
+            let response: HubResponse
             do {
-                (data, response) = try await URLSession.shared.data(for: request)
+                response = try await transport.send(method: "POST", path: path, headers: [], body: Array(try JSONEncoder().encode(body)))
+                await transport.shutdown()
             } catch {
-                throw Failure("cannot reach pingjiad at \(url.host ?? host):\(config.web.port) ([web] listen of the config): is it running? (\(error.localizedDescription))")
+                await transport.shutdown()
+                throw Failure("cannot reach pingjiad at \(host):\(config.web.port) ([web] listen of the config): is it running? (\(error))")
             }
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let data = Data(response.body), status = response.status
             guard (200..<300).contains(status) else {
                 let problem = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
                 throw Failure("pingjiad refused (HTTP \(status)): \(problem?["detail"] as? String ?? String(decoding: data, as: UTF8.self))")

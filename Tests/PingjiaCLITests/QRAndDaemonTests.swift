@@ -21,9 +21,10 @@ import Testing
         }
     }
 
-    @Test func staffSVGCarriesTheRatingLinkOfTheDefaultTemplate() throws {
+    @Test func staffSVGCarriesThePhoneLinkOfTheHubEnrolledWith() throws {
         try withTempDir { dir in
-            let state = try initialisedState(in: dir, roster: true)
+            let hall = try SetUpHall(in: dir, roster: repoRoot.appendingPathComponent("demo/roster.csv"), windows: "3,4,5")
+            let state = hall.state
             let result = try pingjia(["qr", "--staff", "A1023", "--format", "svg"], state: state)
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("<svg"), "\(result)")
@@ -31,7 +32,7 @@ import Testing
             try result.stdoutBytes.write(to: svg)
             let rendered = try run(tool("rsvg-convert"), ["-o", png.path, svg.path], in: dir)
             #expect(rendered.status == 0, "\(rendered)")
-            #expect(try decode(png, in: dir) == "https://pingjia.invalid/r/\(try deviceId(of: state))/A1023")
+            #expect(try decode(png, in: dir) == "\(hall.hubURL)/r/\(try deviceId(of: state))/A1023")
         }
     }
 

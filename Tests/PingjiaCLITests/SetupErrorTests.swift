@@ -29,6 +29,20 @@ import Testing
             expectOneLineAndNothingLeft(badCode, "the hub refused the enrollment code", state: state)
             #expect(badCode.stderr.contains("ask the hub operator for a new code"), "\(badCode)")
 
+            // A hub without --public-url: refused before the code is spent, naming the flag.
+            let noPublicDB = dir.appendingPathComponent("plain/hub.db")
+            try FileManager.default.createDirectory(at: noPublicDB.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let plainPort = try freePort()
+            let plain = try RunningProcess(try binary("pingjia-hub"), ["serve", "--db", noPublicDB.path, "--port", "\(plainPort)"], in: dir)
+            defer { plain.stop() }
+            #expect(plain.waitFor("listening=", timeout: 20), "\(plain.log)")
+            let plainCode = try SyncCLITests.hubCLI(["devices", "add", "--hall", "演示大厅", "--name", "1号评价器"], db: noPublicDB, in: dir)
+            let noPublic = try setup(["--hub", "http://127.0.0.1:\(plainPort)", "--code", plainCode.stdout.trimmingCharacters(in: .whitespacesAndNewlines)],
+                                     roster: roster, state: state)
+            expectOneLineAndNothingLeft(noPublic, "pingjia-hub serve --public-url", state: state)
+            #expect(try SyncCLITests.hubCLI(["devices", "list"], db: noPublicDB, in: dir).stdout.contains("pending"),
+                    "the code is not spent")
+
             let unreachable = try setup(["--hub", "http://127.0.0.1:\(try freePort())", "--code", "AAAA-BBBB"], roster: roster, state: state)
             expectOneLineAndNothingLeft(unreachable, "cannot reach the hub", state: state)
             #expect(unreachable.stderr.contains("--offline"), "\(unreachable)")
@@ -50,6 +64,29 @@ import Testing
             #expect(offline.status == 0, "\(offline)")
             let again = try setup(["--offline"], roster: roster, state: state)
             #expect(again.status == 1 && again.stderrLines.count == 1 && again.stderr.contains("already set up"), "\(again)")
+        }
+    }
+
+    /// The conflict case of one roster per hall: a second kiosk of the hall set up with another
+    /// roster keeps the hub's, and setup says what differed and how to change the hall's roster.
+    @Test func aSecondKioskWithAnotherRosterTakesTheHubsAndSaysSo() throws {
+        try withTempDir { dir in
+            let first = try SetUpHall(in: dir, roster: repoRoot.appendingPathComponent("demo/roster.csv"), windows: "3,4,5")
+            defer { first.hub.stop() }
+            let other = dir.appendingPathComponent("other.csv")
+            try Data("工号,姓名,窗口\nA1023,张三丰,3\nC3001,赵六,4\n".utf8).write(to: other)
+            let code = try SyncCLITests.hubCLI(["devices", "add", "--hall", "演示大厅", "--name", "2号评价器"], db: first.hubDB, in: dir)
+            let second = dir.appendingPathComponent("second")
+            let result = try pingjia(["setup", "--non-interactive", "--hall", "演示大厅", "--name", "2号评价器", "--windows", "3,4,5",
+                                      "--hub", first.hubURL, "--code", code.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                                      "--roster", other.path], state: second)
+            #expect(result.status == 0, "\(result)")
+            let warning = result.stdout.split(separator: "\n").first { $0.hasPrefix("! ") } ?? ""
+            #expect(warning.contains("another roster for 演示大厅") && warning.contains("pingjia-hub roster import --hall 演示大厅"), "\(result)")
+            let listed = try pingjia(["roster", "list"], state: second)
+            #expect(listed.stdout.contains("张三") && !listed.stdout.contains("张三丰") && !listed.stdout.contains("C3001"), "\(listed)")
+            let hubRoster = try SyncCLITests.hubCLI(["roster", "list", "--hall", "演示大厅"], db: first.hubDB, in: dir)
+            #expect(hubRoster.stdout.contains("王五") && !hubRoster.stdout.contains("赵六"), "the hub's roster stays: \(hubRoster)")
         }
     }
 }

@@ -224,3 +224,57 @@ final class RunningProcess {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }
+
+/// A hall as an installer leaves it: a hub serving its phone page (`SyncCLITests.startHub`, with
+/// `--public-url`) and a kiosk set up against it by `pingjia setup` with `roster`, so the kiosk's
+/// QR links open the hub's phone page.
+struct SetUpHall {
+    let hub: RunningProcess
+    let hubURL: String
+    let hubDB: URL
+    let state: URL
+
+    init(in dir: URL, roster: URL, windows: String, hall: String = "演示大厅") throws {
+        hubDB = dir.appendingPathComponent("hub/hub.db")
+        try FileManager.default.createDirectory(at: hubDB.deletingLastPathComponent(), withIntermediateDirectories: true)
+        (hub, hubURL) = try SyncCLITests.startHub(db: hubDB, in: dir)
+        let add = try SyncCLITests.hubCLI(["devices", "add", "--hall", hall, "--name", "1号评价器"], db: hubDB, in: dir)
+        guard add.status == 0 else { throw SupportError("pingjia-hub devices add failed: \(add)") }
+        state = dir.appendingPathComponent("state", isDirectory: true)
+        let setup = try pingjia(["setup", "--non-interactive", "--hall", hall, "--name", "1号评价器", "--windows", windows,
+                                 "--hub", hubURL, "--code", add.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                                 "--roster", roster.path], state: state)
+        guard setup.status == 0 else { throw SupportError("pingjia setup failed: \(setup)\n--- hub\n\(hub.log)") }
+    }
+}
+
+/// Every QR code zbar finds in an image. With -Sbinary the codes' bytes come out back to back,
+/// so the URLs are split where the next one starts.
+func decodeAllQRCodes(_ image: URL, in dir: URL) throws -> [String] {
+    let result = try run(tool("zbarimg"), ["--raw", "-q", "--nodbus", "-Sbinary", image.path], in: dir)
+    guard result.status == 0 else { throw SupportError("zbarimg found no QR code on \(image.lastPathComponent): \(result)") }
+    return result.stdout.components(separatedBy: "http").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        .filter { !$0.isEmpty }.map { "http" + $0 }
+}
+
+/// A PDF rasterised as a printer does, without anti-aliasing (on anti-aliased full pages zbar's
+/// multi-symbol scan misses a code now and then, while each decodes alone): the page images.
+func renderPDF(_ pdf: URL, dpi: Int, in dir: URL) throws -> [URL] {
+    let prefix = dir.appendingPathComponent("page-\(dpi)")
+    let rendered = try run(tool("pdftoppm"), ["-r", "\(dpi)", "-png", "-aa", "no", "-aaVector", "no", pdf.path, prefix.path], in: dir)
+    guard rendered.status == 0 else { throw SupportError("pdftoppm failed: \(rendered)") }
+    return try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        .filter { $0.hasPrefix("page-\(dpi)") && $0.hasSuffix(".png") }.sorted().map { dir.appendingPathComponent($0) }
+}
+
+/// A roster of `count` people, `perWindow` to a window, with Chinese names as a hall has them.
+func generatedRoster(_ count: Int, perWindow: Int, in dir: URL) throws -> URL {
+    let surnames = ["张", "李", "王", "赵", "陈", "刘"]
+    var csv = "工号,姓名,窗口\n"
+    for index in 1...count {
+        csv += "S\(String(format: "%03d", index)),\(surnames[index % surnames.count])测试\(index),\((index - 1) / perWindow + 1)\n"
+    }
+    let file = dir.appendingPathComponent("staff.csv")
+    try Data(csv.utf8).write(to: file)
+    return file
+}

@@ -7,16 +7,16 @@ import Testing
 /// would run them: `pingjia-hub serve`, `pingjia-hub devices add/revoke`, `pingjia enroll`,
 /// `pingjiad` (killed with SIGKILL mid-sync and started again), `pingjia sync now/status`.
 @Suite(.serialized) struct SyncCLITests {
-    /// `pingjia-hub serve` on a free port; returns it with its URL.
+    /// `pingjia-hub serve` on a free port, its phone page public there (`--public-url`, as a
+    /// hall's hub is run); returns it with its URL.
     static func startHub(db: URL, in dir: URL) throws -> (RunningProcess, String) {
-        let hub = try RunningProcess(try binary("pingjia-hub"), ["serve", "--db", db.path, "--port", "0"], in: dir)
+        let url = "http://127.0.0.1:\(try freePort())"
+        let hub = try RunningProcess(try binary("pingjia-hub"), ["serve", "--db", db.path, "--port", String(url.split(separator: ":").last!),
+                                                                 "--public-url", url], in: dir)
         guard hub.waitFor("listening=127.0.0.1:", timeout: 20) else {
             throw SupportError("pingjia-hub did not start:\n\(hub.log)")
         }
-        let line = hub.log.split(separator: "\n").first { $0.contains("listening=127.0.0.1:") } ?? ""
-        let port = line.split(separator: " ").first { $0.hasPrefix("listening=") }?.split(separator: ":").last ?? ""
-        guard let number = Int(port) else { throw SupportError("no port in: \(line)") }
-        return (hub, "http://127.0.0.1:\(number)")
+        return (hub, url)
     }
 
     static func hubCLI(_ arguments: [String], db: URL, in dir: URL) throws -> Run {

@@ -4,16 +4,14 @@ import Testing
 /// The installer's whole visit against a local hub and an emulated keypad: `pingjia setup`
 /// (flags, and answering its prompts in a pseudo-terminal), `pingjia pair`, `pingjia selftest`.
 extension KeypadEmulatorTests {
-    /// `pingjia-hub serve` on a free port, and the URL it listens on.
+    /// `pingjia-hub serve` on a free port with its phone page public there, and its URL.
     func startHub(_ emulator: Emulator, db: URL) throws -> (Child, String) {
         try FileManager.default.createDirectory(at: db.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let hub = try Child(binary("pingjia-hub"), ["serve", "--db", db.path, "--port", "0"],
+        let port = try freeLoopbackPort()
+        let hub = try Child(binary("pingjia-hub"), ["serve", "--db", db.path, "--port", "\(port)", "--public-url", "http://127.0.0.1:\(port)"],
                             environment: ProcessInfo.processInfo.environment, directory: emulator.scratch)
         try hub.err.waitForText("listening=127.0.0.1:", timeout: 30)
-        let line = hub.err.all.first { $0.contains("listening=127.0.0.1:") } ?? ""
-        let port = line.split(separator: " ").first { $0.hasPrefix("listening=") }?.split(separator: ":").last ?? ""
-        guard let number = Int(port) else { throw EmulatorError("no port in: \(line)") }
-        return (hub, "http://127.0.0.1:\(number)")
+        return (hub, "http://127.0.0.1:\(port)")
     }
 
     /// A one-time enrollment code, as the hub operator makes it.
@@ -72,6 +70,8 @@ extension KeypadEmulatorTests {
             #expect(setup.out.all.contains { $0.hasPrefix("✓ enrolled with \(url) as 演示大厅 / 1号评价器") }, "\(setup.out.all)")
             // The roster's photos come along from demo/photos, beside the CSV.
             #expect(setup.out.all.contains("✓ photos: 3 copied"), "\(setup.out.all)")
+            // The hall had no roster on the hub: this one, photos included, is now the hall's.
+            #expect(setup.out.all.contains { $0.hasPrefix("✓ roster sent to the hub: it is now the hall's roster") }, "\(setup.out.all)")
             #expect(FileManager.default.fileExists(atPath: first.appendingPathComponent("photos/A1023.png").path))
             let config = try String(contentsOf: first.appendingPathComponent("pingjia.toml"), encoding: .utf8)
             #expect(config.contains("hall = \"演示大厅\"") && config.contains("[[window]]\nid = \"5\"") && config.contains("\nmode = \"open\"\n"))
@@ -85,7 +85,7 @@ extension KeypadEmulatorTests {
             let selftest = try emulator.launch("pingjia", ["selftest", "--state-dir", first.path])
             #expect(selftest.exitStatus(timeout: 60) == 0, "\(selftest.out.all) \(selftest.err.all)")
             let table = selftest.out.all
-            for check in ["store", "disk space", "hub", "clock", "test rating", "keypad window 3"] {
+            for check in ["store", "disk space", "hub", "clock", "test rating", "keypad window 3", "phone link"] {
                 #expect(table.contains { $0.hasPrefix("✓ \(check) ") }, "\(check): \(table)")
             }
             #expect(!table.joined().contains("\u{1B}["), "no colours into a pipe: \(table)")
@@ -118,6 +118,7 @@ extension KeypadEmulatorTests {
             #expect(status == 0, "\(screen)")
             #expect(screen.contains("大厅 / hall:") && screen.contains("评价等级 / scale (five, three) [five]:"), "\(screen)")
             #expect(screen.contains("✓ enrolled with \(url) as 演示大厅 / 2号评价器"), "\(screen)")
+            #expect(screen.contains("✓ roster matches the hall's roster on the hub"), "\(screen)")
             let config2 = try String(contentsOf: second.appendingPathComponent("pingjia.toml"), encoding: .utf8)
             #expect(config2.contains("name = \"2号评价器\"") && config2.contains("\nmode = \"armed\"\n"))
             let selftest2 = try emulator.launch("pingjia", ["selftest", "--state-dir", second.path])
