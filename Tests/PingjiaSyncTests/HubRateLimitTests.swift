@@ -72,10 +72,11 @@ import Testing
             for _ in 0..<3 {
                 guard case .advanced = await pusher.step() else { Issue.record("expected a receipt"); break }
             }
-            guard case .retry(let reason, let after) = await pusher.step() else { Issue.record("expected a retry"); return }
+            let refused = await pusher.step()
+            await pusher.transport.shutdown()
+            guard case .retry(let reason, let after) = refused else { Issue.record("expected a retry, got \(refused)"); return }
             #expect(reason.contains("429 rate-limited"), "\(reason)")
             #expect(after == .seconds(1))
-            await pusher.transport.shutdown()
             #expect(try await hub.storage.chain(deviceId: device.deviceId).count == 15)
             await hub.stop()
         }

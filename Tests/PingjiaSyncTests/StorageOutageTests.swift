@@ -56,25 +56,13 @@ import Glibc
         try await device.rate(30)
         let pusher = try device.pusher(baseURL: hub.url, batchRecords: 5, timeout: .seconds(60))
         let loop = Task { await pusher.run() }
-        defer { loop.cancel() }
-        try await waitUntil("the first 30 ratings are delivered\n\(hub.log)") { try device.store.syncState().ackedThroughSeq == 30 }
-
-        try await outage()
-        let before = try device.store.syncState().lastErrorAt
-        // The hall keeps rating while the hub's database is away.
-        try await device.rate(30)
-        try await waitUntil("the kiosk meets the outage\n\(hub.log)") { try device.store.syncState().lastErrorAt != before }
-        // Several attempts fail while it lasts; none of them stops the kiosk.
-        let firstError = try device.store.syncState().lastError ?? ""
-        #expect(!firstError.contains("unknown-device"), "\(firstError)")
-        try await Task.sleep(for: .seconds(3))
-        let during = try device.store.syncState()
-        #expect(during.deadLetterReason == nil, "dead letter during the outage: \(during.deadLetterReason ?? "")")
-        #expect(during.ackedThroughSeq < 60)
-
-        try await recovery()
-        try await waitUntil("the kiosk catches up after the outage\n\(hub.log)", within: .seconds(120)) {
-            try device.store.syncState().ackedThroughSeq == 60
+        do {
+            try await Self.outageWhileDraining(device, hub, outage: outage, recovery: recovery)
+        } catch {
+            loop.cancel()
+            _ = await loop.result
+            await pusher.transport.shutdown()
+            throw error
         }
         loop.cancel()
         _ = await loop.result
@@ -87,6 +75,34 @@ import Glibc
         try await expectExactlyOnce(device, storage)
         #expect(try await storage.alarms().isEmpty)
         await storage.close()
+    }
+}
+
+extension StorageOutageTests {
+    static func outageWhileDraining(_ device: TestDevice, _ hub: HubProcess, outage: () async throws -> Void,
+                                    recovery: () async throws -> Void) async throws {
+        try await waitUntil("the first 30 ratings are delivered\n\(hub.log)", within: .seconds(180)) {
+            try device.store.syncState().ackedThroughSeq == 30
+        }
+        try await outage()
+        let before = try device.store.syncState().lastErrorAt
+        // The hall keeps rating while the hub's database is away.
+        try await device.rate(30)
+        try await waitUntil("the kiosk meets the outage\n\(hub.log)", within: .seconds(180)) {
+            try device.store.syncState().lastErrorAt != before
+        }
+        // Several attempts fail while it lasts; none of them stops the kiosk.
+        let firstError = try device.store.syncState().lastError ?? ""
+        #expect(!firstError.contains("unknown-device"), "\(firstError)")
+        try await Task.sleep(for: .seconds(3))
+        let during = try device.store.syncState()
+        #expect(during.deadLetterReason == nil, "dead letter during the outage: \(during.deadLetterReason ?? "")")
+        #expect(during.ackedThroughSeq < 60)
+
+        try await recovery()
+        try await waitUntil("the kiosk catches up after the outage\n\(hub.log)", within: .seconds(180)) {
+            try device.store.syncState().ackedThroughSeq == 60
+        }
     }
 }
 
