@@ -98,6 +98,7 @@ final class PressState: @unchecked Sendable {
         let location = StateLocation(stateDirectory: directory, configFile: nil, environment: [:], isRoot: false)
         try "[[window]]\nid = \"3\"\nmode = \"open\"\n".write(toFile: location.configFile, atomically: true, encoding: .utf8)
         let kiosk = try KioskContext(location: location, create: true, logger: quiet)
+        _ = try kiosk.scale()   // the shipped scales (PINGJIA_DATA_DIR): a press without one would fail every time
         _ = try kiosk.store.importRoster(staff: [Staff(id: "A1023", name: "张三", windowId: "3")],
                                          windows: [ServiceWindow(id: "3", name: "3号窗口")], replace: true)
         self.kiosk = kiosk
