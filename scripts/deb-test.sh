@@ -109,11 +109,13 @@ kill "${pids[1]}"; wait "${pids[1]}" || true
 
 step "upgrade keeps the store and the config"
 cp /var/lib/pingjia/pingjia.toml "$scratch/config-before"
+count_before=$(run /usr/bin/pingjia outbox status --json | sed -n 's/.*"count" *: *\([0-9]*\).*/\1/p')
 echo "# the hall's own note" >> /etc/pingjia/pingjia.toml.example
 dpkg -i "$kiosk_deb" "$hub_deb"
 cmp /var/lib/pingjia/pingjia.toml "$scratch/config-before" || fail "the upgrade changed the config"
 grep -q "the hall's own note" /etc/pingjia/pingjia.toml.example || fail "the upgrade replaced a changed conffile"
-run /usr/bin/pingjia outbox status --json | grep -q '"count" *: *1' || fail "the upgrade lost the store"
+count_after=$(run /usr/bin/pingjia outbox status --json | sed -n 's/.*"count" *: *\([0-9]*\).*/\1/p')
+[ -n "$count_before" ] && [ "$count_before" = "$count_after" ] || fail "the upgrade lost ratings ($count_before before, $count_after after)"
 
 step "remove keeps the state; purge refuses while ratings wait for the hub"
 kill "${pids[0]}"; wait "${pids[0]}" || true
