@@ -102,7 +102,12 @@ for _ in $(seq 100); do grep -q "local web listening" "$scratch/pingjiad.log" &&
 run /usr/bin/pingjia rate --staff A1023 --level 1
 run /usr/bin/pingjia sync now --timeout 30
 run /usr/bin/pingjia-hub devices list | tee "$scratch/devices"
-run /usr/bin/pingjia outbox status --json | grep -q '"pending" *: *0' || fail "the rating did not reach the hub"
+# The daemon pushes too; give the two a few rounds to agree on the receipt.
+for _ in $(seq 10); do
+  run /usr/bin/pingjia outbox status --json | grep -q '"pending" *: *0' && break
+  sleep 1; run /usr/bin/pingjia sync now --timeout 30 >/dev/null || true
+done
+run /usr/bin/pingjia outbox status --json | tee "$scratch/outbox" | grep -q '"pending" *: *0' || { cat "$scratch/outbox"; fail "the rating did not reach the hub"; }
 run /usr/bin/pingjia selftest | tee "$scratch/selftest" || true
 grep -q "✓ phone link" "$scratch/selftest" || fail "selftest did not open the phone link"
 kill "${pids[1]}"; wait "${pids[1]}" || true
