@@ -33,6 +33,8 @@ cleanup() {
 trap cleanup EXIT
 # Nothing of the developer's environment: the installed programs find their files themselves.
 run() { env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+# Started with `&`, `run` would be a subshell whose pid is not the program's: env execs the program.
+clean_env=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8)
 
 step "lintian"
 lintian --fail-on error,warning "$kiosk_deb" "$hub_deb"
@@ -82,7 +84,7 @@ fi
 step "a hub and a kiosk from /usr/bin: setup, stickers, a rating synced"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 hub=http://127.0.0.1:$port
-run /usr/bin/pingjia-hub serve --port "$port" --public-url "$hub" 2> "$scratch/hub.log" &
+"${clean_env[@]}" /usr/bin/pingjia-hub serve --port "$port" --public-url "$hub" 2> "$scratch/hub.log" &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening=" "$scratch/hub.log" && break; sleep 0.1; done
 grep -q "listening=" "$scratch/hub.log" || { cat "$scratch/hub.log"; fail "the installed hub did not start"; }
@@ -96,7 +98,7 @@ test -f /var/lib/pingjia/pingjia.toml || fail "setup did not use /var/lib/pingji
 grep -q "张三" "$scratch/stickers.svg" || fail "no sticker for 张三"
 web=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed -i "s/^listen = \"127.0.0.1:8080\"/listen = \"127.0.0.1:$web\"/" /var/lib/pingjia/pingjia.toml
-run /usr/bin/pingjiad 2> "$scratch/pingjiad.log" &
+"${clean_env[@]}" /usr/bin/pingjiad 2> "$scratch/pingjiad.log" &
 pids+=($!)
 for _ in $(seq 100); do grep -q "local web listening" "$scratch/pingjiad.log" && break; sleep 0.1; done
 run /usr/bin/pingjia rate --staff A1023 --level 1
