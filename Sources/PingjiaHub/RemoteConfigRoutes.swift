@@ -60,20 +60,12 @@ func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub
 
     router.post("/v1/devices/:id/config/result") { request, context -> Response in
         let deviceId = context.parameters.get("id") ?? ""
-        if let refused = limits.refuseUnauthenticated(request) { return refused }
-        var request = request
-        let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch {
-            return limits.refused(request, problem(Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413,
-                                                           detail: "at most 64 KiB")))
+        let body: [UInt8]
+        switch await signedDeviceBody(request, deviceId: deviceId, upTo: 64 * 1024, tooLargeDetail: "at most 64 KiB",
+                                      hub: hub, limits: limits) {
+        case .success(let bytes): body = bytes
+        case .failure(let refusal): return refusal.response
         }
-        let body = Array(buffer: buffer)
-        if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "POST", target: request.uri.path, body: body,
-                                                       date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
-                                                       authorization: request.headers[.authorization]) {
-            return limits.refused(request, problem(denied))
-        }
-        guard limits.admit(deviceId) else { return rateLimited() }
         guard let result = try? JSONDecoder().decode(ConfigResult.self, from: Data(body)) else {
             return problem(Problem(type: Problem.Kind.malformed, title: "Malformed result", status: 400,
                                    detail: "the body must be {\"version\", \"applied\", \"reason\"?, \"overrides\"}"))
@@ -89,4 +81,31 @@ func registerRemoteConfigRoutes(on router: Router<BasicRequestContext>, hub: Hub
         }
     }
 
+}
+
+/// A refusal of a device request, as the response to send.
+struct DeviceRequestRefusal: Error {
+    let response: Response
+}
+
+/// The body of a POST the device signs (`DeviceAuth`), at most `maxBytes`: refusals before
+/// authentication are counted against the client address, the per-device limit is charged only
+/// once the signature holds.
+func signedDeviceBody(_ request: Request, deviceId: String, upTo maxBytes: Int, tooLargeDetail: String,
+                      hub: Hub, limits: DeviceRequestLimits) async -> Result<[UInt8], DeviceRequestRefusal> {
+    if let refused = limits.refuseUnauthenticated(request) { return .failure(DeviceRequestRefusal(response: refused)) }
+    var request = request
+    let buffer: ByteBuffer
+    do { buffer = try await request.collectBody(upTo: maxBytes) } catch {
+        return .failure(DeviceRequestRefusal(response: limits.refused(request, problem(
+            Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413, detail: tooLargeDetail)))))
+    }
+    let body = Array(buffer: buffer)
+    if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "POST", target: request.uri.path, body: body,
+                                                   date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
+                                                   authorization: request.headers[.authorization]) {
+        return .failure(DeviceRequestRefusal(response: limits.refused(request, problem(denied))))
+    }
+    guard limits.admit(deviceId) else { return .failure(DeviceRequestRefusal(response: rateLimited())) }
+    return .success(body)
 }

@@ -13,20 +13,13 @@ func registerRosterOfferRoute(on router: Router<BasicRequestContext>, hub: Hub, 
     let maxBody = 8 * settings.maxBodyBytes
     router.post("/v1/devices/:id/roster") { request, context -> Response in
         let deviceId = context.parameters.get("id") ?? ""
-        if let refused = limits.refuseUnauthenticated(request) { return refused }
-        var request = request
-        let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: maxBody) } catch {
-            return limits.refused(request, problem(Problem(type: Problem.Kind.tooLarge, title: "Request too large", status: 413,
-                                   detail: "at most \(maxBody / (1024 * 1024)) MiB: make the photos smaller")))
+        let body: [UInt8]
+        switch await signedDeviceBody(request, deviceId: deviceId, upTo: maxBody,
+                                      tooLargeDetail: "at most \(maxBody / (1024 * 1024)) MiB: make the photos smaller",
+                                      hub: hub, limits: limits) {
+        case .success(let bytes): body = bytes
+        case .failure(let refusal): return refusal.response
         }
-        let body = Array(buffer: buffer)
-        if let denied = await hub.deviceRequestProblem(deviceId: deviceId, method: "POST", target: request.uri.path, body: body,
-                                                       date: request.headers[HTTPField.Name(PullAuth.dateHeader)!],
-                                                       authorization: request.headers[.authorization]) {
-            return limits.refused(request, problem(denied))
-        }
-        guard limits.admit(deviceId) else { return rateLimited() }
         guard let offer = try? JSONDecoder().decode(RosterOffer.self, from: Data(body)) else {
             return problem(Problem(type: Problem.Kind.malformed, title: "Malformed roster", status: 400,
                                    detail: "the body must be {\"staff\": [{id, name, windowId, windowName, matters}], \"photos\": {}}"))
