@@ -477,9 +477,9 @@ public final class PostgresHubStorage: HubStorage {
 
     func seenBatch(_ connection: PostgresConnection, _ batch: VerifiedBatch) async throws -> (requestDigest: [UInt8], receipt: String)? {
         for try await (digest, receipt) in try await connection.query(
-            "SELECT encode(request_digest, 'hex'), receipt FROM batch WHERE device_id = \(batch.deviceId) AND idempotency_key = \(batch.idempotencyKey)",
-            logger: logger).decode((String, String).self) {
-            return (Self.bytes(hex: digest), receipt)
+            "SELECT request_digest, receipt FROM batch WHERE device_id = \(batch.deviceId) AND idempotency_key = \(batch.idempotencyKey)",
+            logger: logger).decode((Data, String).self) {
+            return ([UInt8](digest), receipt)
         }
         return nil
     }
@@ -658,17 +658,6 @@ public final class PostgresHubStorage: HubStorage {
                 ON CONFLICT (consumer) DO UPDATE SET acked_through = greatest(export_cursor.acked_through, excluded.acked_through)
                 """, logger: self.logger)
         }
-    }
-
-    static func bytes(hex: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), next > index {
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return [] }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
