@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import PingjiaCore
 
 /// The admin pages' shared layout: server-rendered Chinese HTML with inline CSS, no scripts and
 /// no external assets. Every admin page (cases, reports, fleet, configuration) goes through
@@ -73,21 +74,7 @@ public enum AdminPage {
         "<input type=\"hidden\" name=\"_csrf\" value=\"\(escape(admin.csrfToken))\">"
     }
 
-    public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    public static func escape(_ text: String) -> String { HTML.escape(text) }
 
     public static func response(_ status: Int, _ html: String) -> Response {
         var headers: HTTPFields = [.contentType: "text/html; charset=utf-8"]

@@ -46,7 +46,7 @@ public enum PhoneLinkCheck {
             return "the QR link of \(link.staffId) \(link.url) answers HTTP \(response.status): \(hint)"
         }
         let page = String(decoding: response.body, as: UTF8.self)
-        guard page.contains(link.name) || page.contains(escaped(link.name)) else {
+        guard page.contains(link.name) || page.contains(HTML.escape(link.name)) else {
             return "the QR link of \(link.staffId) \(link.url) opens a page without the name \(link.name): check [qr] url_template"
         }
         return nil
@@ -70,11 +70,5 @@ public enum PhoneLinkCheck {
             }
         }
         return found.sorted { $0.0 < $1.0 }.map(\.1)
-    }
-
-    private static func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-            .replacingOccurrences(of: "'", with: "&#39;")
     }
 }
